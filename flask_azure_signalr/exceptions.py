@@ -1,0 +1,84 @@
+"""The exceptions of flask-azure-signalr, drawn once here.
+
+::
+
+    SignalRError
+    ├── ProtocolError                 bad bytes on a wire; only these leave a decoder
+    │   ├── ServiceProtocolError      Azure service protocol (app server <-> service)
+    │   ├── HubProtocolError          ASP.NET Core hub protocols and handshake (JSON, MessagePack)
+    │   └── ClassicProtocolError      classic ASP.NET SignalR 2.x messages
+    ├── ConfigurationError            an option or connection string is invalid (raised at init_app)
+    │   └── ConnectionStringError
+    ├── AccessTokenError              a token could not be built (e.g. over the 4 KB limit)
+    ├── HubException                  raised by hub code; its message reaches the client
+    └── ServiceConnectionError        no usable server connection, acks failed or timed out
+        ├── AckTimeoutError
+        └── InvocationError           a client result failed (error, timeout, disconnect)
+
+Secrets (access keys, tokens) are never part of a message.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SignalRError",
+    "ProtocolError",
+    "ServiceProtocolError",
+    "HubProtocolError",
+    "ClassicProtocolError",
+    "ConfigurationError",
+    "ConnectionStringError",
+    "AccessTokenError",
+    "HubException",
+    "ServiceConnectionError",
+    "AckTimeoutError",
+    "InvocationError",
+]
+
+
+class SignalRError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ProtocolError(SignalRError):
+    """Malformed or unsupported bytes. Decoders raise nothing else on bad input."""
+
+
+class ServiceProtocolError(ProtocolError):
+    """The Azure SignalR service protocol (MessagePack frames between app server and service)."""
+
+
+class HubProtocolError(ProtocolError):
+    """The ASP.NET Core SignalR hub protocols (JSON, MessagePack) and their handshake."""
+
+
+class ClassicProtocolError(ProtocolError):
+    """The classic ASP.NET SignalR 2.x JSON messages."""
+
+
+class ConfigurationError(SignalRError, ValueError):
+    """An option has an invalid value; the message names the option and what is allowed."""
+
+
+class ConnectionStringError(ConfigurationError):
+    """A connection string does not follow the grammar; messages match the C# SDK's."""
+
+
+class AccessTokenError(SignalRError):
+    """An access token could not be issued."""
+
+
+class HubException(SignalRError):
+    """Raise from a hub method to send the message to the caller, as in ASP.NET Core."""
+
+
+class ServiceConnectionError(SignalRError):
+    """A message could not be handed to the service."""
+
+
+class AckTimeoutError(ServiceConnectionError, TimeoutError):
+    """The service did not acknowledge a group or connection operation in time."""
+
+
+class InvocationError(ServiceConnectionError):
+    """A client result could not be obtained."""

@@ -1,0 +1,3 @@
+"""Shared fixtures live in tests/fixtures/ and are loaded as plugins from here."""
+
+pytest_plugins: list[str] = []
