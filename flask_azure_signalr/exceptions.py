@@ -11,6 +11,7 @@
     │   └── ConnectionStringError
     ├── AccessTokenError              a token could not be built (e.g. over the 4 KB limit)
     ├── HubException                  raised by hub code; its message reaches the client
+    ├── WebSocketHandshakeError       a WebSocket upgrade was answered with a status other than 101
     └── ServiceConnectionError        no usable server connection, acks failed or timed out
         ├── AckTimeoutError
         └── InvocationError           a client result failed (error, timeout, disconnect)
@@ -30,6 +31,7 @@ __all__ = [
     "ConnectionStringError",
     "AccessTokenError",
     "HubException",
+    "WebSocketHandshakeError",
     "ServiceConnectionError",
     "AckTimeoutError",
     "InvocationError",
@@ -70,6 +72,22 @@ class AccessTokenError(SignalRError):
 
 class HubException(SignalRError):
     """Raise from a hub method to send the message to the caller, as in ASP.NET Core."""
+
+
+class WebSocketHandshakeError(SignalRError, ConnectionError):
+    """A server answered a WebSocket upgrade with another status than 101 (e.g. 401 with a reason).
+
+    ``status_code``, ``headers`` (``(name, value)`` strings) and ``body`` (bytes, at most 64 KiB) are kept
+    so that callers can report or act on the service's answer; it is a ``ConnectionError`` so that retry
+    loops catching ``OSError`` see it too.
+    """
+
+    def __init__(self, status_code: int, body: bytes = b"", headers: list[tuple[str, str]] | None = None) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.headers = headers or []
+        text = body.decode("utf-8", "replace").strip()
+        super().__init__(f"WebSocket upgrade rejected with HTTP {status_code}" + (f": {text[:200]}" if text else ""))
 
 
 class ServiceConnectionError(SignalRError):
