@@ -12,6 +12,7 @@
     ├── AccessTokenError              a token could not be built (e.g. over the 4 KB limit)
     ├── HubException                  raised by hub code; its message reaches the client
     ├── WebSocketHandshakeError       a WebSocket upgrade was answered with a status other than 101
+    ├── NegotiateError                a negotiate request was refused (the test client)
     └── ServiceConnectionError        no usable server connection, acks failed or timed out
         ├── AckTimeoutError
         └── InvocationError           a client result failed (error, timeout, disconnect)
@@ -32,6 +33,7 @@ __all__ = [
     "AccessTokenError",
     "HubException",
     "WebSocketHandshakeError",
+    "NegotiateError",
     "ServiceConnectionError",
     "AckTimeoutError",
     "InvocationError",
@@ -77,7 +79,7 @@ class HubException(SignalRError):
 class WebSocketHandshakeError(SignalRError, ConnectionError):
     """A server answered a WebSocket upgrade with another status than 101 (e.g. 401 with a reason).
 
-    ``status_code``, ``headers`` (``(name, value)`` strings) and ``body`` (bytes, at most 64 KiB) are kept
+    ``status_code``, ``headers`` (``(lower-case name, value)`` strings) and ``body`` (bytes, at most 64 KiB) are kept
     so that callers can report or act on the service's answer; it is a ``ConnectionError`` so that retry
     loops catching ``OSError`` see it too.
     """
@@ -88,6 +90,15 @@ class WebSocketHandshakeError(SignalRError, ConnectionError):
         self.headers = headers or []
         text = body.decode("utf-8", "replace").strip()
         super().__init__(f"WebSocket upgrade rejected with HTTP {status_code}" + (f": {text[:200]}" if text else ""))
+
+
+class NegotiateError(SignalRError, ConnectionError):
+    """The app's or the service's negotiate answered with an error; ``status_code`` and ``body`` say why."""
+
+    def __init__(self, status_code: int, body: str = "") -> None:
+        self.status_code = status_code
+        self.body = body
+        super().__init__(f"negotiate failed with HTTP {status_code}" + (f": {body[:200]}" if body else ""))
 
 
 class ServiceConnectionError(SignalRError):

@@ -1,0 +1,1 @@
+"""Benchmarks: WebSocket library choice, raw WebSocket baseline, and the SignalR layers compared to it."""
