@@ -14,9 +14,11 @@ import os
 import re
 import secrets
 import socket
+import threading
 import uuid
+from time import monotonic
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from weakref import WeakKeyDictionary
 
 from dotenv import dotenv_values, find_dotenv
@@ -32,9 +34,18 @@ from .registry import Authorize, HubRegistration
 
 __all__ = ["FlaskAzureSignalR", "SignalRState", "StatusProvider", "process_server_id"]
 
+if TYPE_CHECKING:
+    from .hub_context import HubContext
+    from .runtime import HubServer
+    from .testing import SignalRTestClient
+
 log = logging.getLogger("flask_azure_signalr.extension")
 
 H = TypeVar("H", bound=type)
+
+#: How long a negotiate that arrives while the server connections are still opening waits for
+#: them before it answers "not connected" (the first request of a process starts them).
+STARTUP_WAIT = 10.0
 
 # What the service accepts as a hub name (auth-negotiate-options §5, REST schema).
 _HUB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_`,.\[\]]{0,127}")
@@ -65,6 +76,10 @@ class SignalRState:
         self.status_provider: StatusProvider | None = None
         #: The embedded emulator started by ``init_app`` (stop it with ``.stop()``), else None.
         self.emulator: Any = None
+        #: The hub runtime once started (:meth:`FlaskAzureSignalR.start`), else None.
+        self.hub_server: HubServer | None = None
+        self.started_at = 0.0
+        self.lock = threading.Lock()
 
 
 class FlaskAzureSignalR:
@@ -124,6 +139,13 @@ class FlaskAzureSignalR:
         self._states[app] = state
         app.extensions[EXTENSION_KEY] = self
         app.register_blueprint(create_blueprint(service_options))
+        if service_options.auto_start:
+            app.before_request(functools.partial(self._auto_start, app))
+
+    def _auto_start(self, app: Flask) -> None:
+        state = self._states[app]
+        if state.hub_server is None and state.status_provider is None and self.hubs:
+            self.start(app)
 
     def _check_application_name(self, options: ServiceOptions) -> None:
         # Classic apps share one namespace between the app-level connection and the hubs (§3.2).
@@ -236,13 +258,88 @@ class FlaskAzureSignalR:
         """Called by the hub runtime so negotiate knows which hubs have a server connection."""
         self.get_state(app).status_provider = provider
 
-    def is_connected(self, app: Flask, hub_name: str | None) -> bool:
+    def is_connected(self, hub_name: str | None, app: Flask | None = None) -> bool:
         """Whether ``hub_name`` (the registered name; for classic clients the application name)
-        has a connected server connection. False until the runtime registers a status provider."""
-        provider = self.get_state(app).status_provider
-        return bool(
-            provider is not None and hub_name is not None and provider.is_connected(hub_name)
-        )
+        has a connected server connection. False until the runtime registers a status provider.
+
+        Right after :meth:`start` (the first request of a process) this waits up to
+        ``STARTUP_WAIT`` seconds for the connections to open, so the first client is not refused.
+        """
+        state = self.get_state(app)
+        provider = state.status_provider
+        if provider is None or hub_name is None:
+            return False
+        deadline = state.started_at + STARTUP_WAIT
+        while not provider.is_connected(hub_name):
+            if state.hub_server is None or monotonic() >= deadline:
+                return False
+            _pause(0.02)
+        return True
+
+    # -- the hub runtime -----------------------------------------------------------------------
+
+    def start(self, app: Flask | None = None) -> HubServer:
+        """Open the server connections of every registered hub (idempotent).
+
+        Called on the first request unless ``AZURE_SIGNALR_AUTO_START`` is False; call it yourself
+        in a process that must receive clients before it serves any request.
+        """
+        state = self.get_state(app)
+        with state.lock:
+            if state.hub_server is None:
+                from .runtime import HubServer
+
+                server = HubServer(
+                    state.options, self.hubs, server_id=state.server_id, endpoints=state.endpoints
+                )
+                server.start()
+                state.hub_server = server
+                state.started_at = monotonic()
+                state.status_provider = server
+            return state.hub_server
+
+    def shutdown(self, app: Flask | None = None) -> None:
+        """Stop the runtime (graceful-shutdown sequence per the options) and the embedded emulator."""
+        state = self.get_state(app)
+        with state.lock:
+            server, state.hub_server = state.hub_server, None
+            if server is not None:
+                if state.status_provider is server:
+                    state.status_provider = None
+                server.stop(graceful=True)
+            if state.emulator is not None:
+                state.emulator.stop()
+                state.emulator = None
+
+    def hub_context(self, hub_name: str, app: Flask | None = None) -> HubContext:
+        """``clients`` and ``groups`` of a hub, for views, jobs and CLI commands."""
+        return self.start(app).hub_context(hub_name)
+
+    def status(self, app: Flask | None = None) -> dict[str, Any]:
+        """A diagnostic snapshot of the server connections and their clients."""
+        server = self.get_state(app).hub_server
+        return server.status() if server is not None else {"state": "not started", "hubs": []}
+
+    def test_client(self, app: Flask, hub: str, **kwargs: Any) -> SignalRTestClient:
+        """A SignalR client of ``hub`` through the real path (negotiate, service, hub protocol)."""
+        from .testing import test_client
+
+        self.start(app)
+        return test_client(app, hub, **kwargs)
+
+
+def _pause(seconds: float) -> None:
+    """Sleep without blocking other greenlets when the process runs under gevent."""
+    from gevent import monkey
+
+    if monkey.is_module_patched("time"):
+        import gevent
+
+        gevent.sleep(seconds)
+    else:
+        import time
+
+        time.sleep(seconds)
 
 
 def _environment() -> dict[str, str]:

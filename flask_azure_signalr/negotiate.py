@@ -91,7 +91,7 @@ def _core_negotiate(hub_path: str) -> Response:
     refusal = _authorization_failure(registration, identity)
     if refusal is not None:
         return refusal
-    if not extension.is_connected(current_app, registration.name):
+    if not extension.is_connected(registration.name, current_app):
         return _text(500, NOT_CONNECTED_MESSAGE)
     endpoint = _negotiate_endpoint(state)
     if isinstance(endpoint, Response):
@@ -144,7 +144,7 @@ def _classic_negotiate(local_path: str) -> Response:
     if refusals and all(refusal is not None for refusal in refusals):
         return refusals[0]
     # Classic apps negotiate on the application-level connection, whose "hub" is the app name.
-    if not extension.is_connected(current_app, options.application_name):
+    if not extension.is_connected(options.application_name, current_app):
         return _text(500, NOT_CONNECTED_MESSAGE)
     endpoint = _negotiate_endpoint(state)
     if isinstance(endpoint, Response):

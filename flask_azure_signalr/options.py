@@ -390,6 +390,13 @@ class ServiceOptions:
         allowed="a boolean",
         help="Without a connection string, start the local emulator instead of failing.",
     )
+    auto_start = Option(
+        True,
+        _boolean,
+        allowed="a boolean",
+        help="Open the server connections on the app's first request (so only in the process that "
+        "serves it); with False, call FlaskAzureSignalR.start(app) yourself.",
+    )
     classic = Option(
         False,
         _boolean,

@@ -54,6 +54,7 @@ def make_app() -> Callable[..., tuple[Flask, FlaskAzureSignalR]]:
             path, authorize = spec if isinstance(spec, tuple) else (spec, None)
             signalr.register_hub(type(name, (), {}), name, path=path, authorize=authorize)
         options.setdefault("connection_string", LOCAL_CONNECTION_STRING)
+        options.setdefault("auto_start", False)
         signalr.init_app(app, **options)
         if connected:
             state = signalr.get_state(app)

@@ -160,13 +160,13 @@ def test_classic_application_name_must_differ_from_hub_names() -> None:
 def test_status_provider_hook() -> None:
     app = Flask(__name__)
     signalr = FlaskAzureSignalR(app, connection_string=LOCAL_CONNECTION_STRING)
-    assert signalr.is_connected(app, "Chat") is False
+    assert signalr.is_connected("Chat", app) is False
     signalr.set_status_provider(app, Status("Chat"))
-    assert signalr.is_connected(app, "Chat") is True
-    assert signalr.is_connected(app, "Other") is False
-    assert signalr.is_connected(app, None) is False
+    assert signalr.is_connected("Chat", app) is True
+    assert signalr.is_connected("Other", app) is False
+    assert signalr.is_connected(None, app) is False
     signalr.set_status_provider(app, None)
-    assert signalr.is_connected(app, "Chat") is False
+    assert signalr.is_connected("Chat", app) is False
 
 
 def test_server_id_is_fixed_for_the_process() -> None:
