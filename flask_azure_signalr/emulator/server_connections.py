@@ -1,0 +1,191 @@
+"""The ``/server/`` endpoint: WebSocket connections from app servers (service-protocol §4, §5, §9).
+
+One :class:`ServerConnection` per WebSocket. Its request greenlet reads and parses frames and
+hands each message to the router in arrival order (§10); a writer greenlet sends what the router
+queued, one service message per binary WebSocket message (§1.1), plus a keep-alive Ping every
+``server_ping_interval``. A connection that sends nothing for ``server_timeout`` is dropped.
+Malformed bytes end only that connection: a ServiceError naming the problem, a log line, close.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from gevent.event import Event
+
+from ..exceptions import ServiceProtocolError
+from ..protocol.service import ServiceProtocolParser, encode
+from ..protocol.service_messages import (
+    HandshakeRequest,
+    HandshakeResponse,
+    Ping,
+    ServiceError,
+)
+from ..websocket import WebSocket
+
+if TYPE_CHECKING:
+    from .context import EmulatorContext
+    from .http import Request
+
+__all__ = ["SUPPORTED_VERSION", "ServerConnection", "serve_server_connection"]
+
+log = logging.getLogger("flask_azure_signalr.emulator.server_connections")
+
+#: The only service-protocol version (§3.2 #1).
+SUPPORTED_VERSION = 1
+
+_KEEP_ALIVE = encode(Ping())
+
+
+class ServerConnection:
+    """One app-server connection; the router's :class:`~.router.ServerLink`."""
+
+    def __init__(
+        self,
+        ws: WebSocket,
+        context: EmulatorContext,
+        *,
+        hub: str,
+        connection_id: str,
+        server_id: str,
+        handshake: HandshakeRequest,
+    ) -> None:
+        self.ws = ws
+        self.context = context
+        self.hub = hub
+        self.connection_id = connection_id
+        self.server_id = server_id
+        self.connection_type = int(handshake.connection_type)
+        self.migration_level = int(handshake.migration_level)
+        self._queue: deque[bytes] = deque()
+        self._queued = 0
+        self._wakeup = Event()
+        self._done = False
+
+    def send(self, message: Any) -> None:
+        """Queue a message for the writer; a connection that lets too much pile up is dropped."""
+        if self._done:
+            return
+        frame = encode(message)
+        self._queue.append(frame)
+        self._queued += len(frame)
+        if self._queued > self.context.options.server_buffer_limit:
+            log.warning("server connection %s dropped: it does not read what the service sends", self.connection_id)
+            self._finish()
+            self.context.spawn(self.ws.close, 1011, "send buffer full")
+            return
+        self._wakeup.set()
+
+    def run(self, parser: ServiceProtocolParser, buffered: list[Any]) -> None:
+        """Serve the connection until it ends; its clients are then closed or migrated."""
+        router = self.context.router
+        router.add_server(self.hub, self)
+        writer = self.context.spawn(self._write_loop)
+        log.info(
+            "server connection %s of server %s joined hub %s (type %d, migration %d)",
+            self.connection_id, self.server_id, self.hub, self.connection_type, self.migration_level,
+        )
+        try:
+            for message in buffered:
+                router.handle(self, message)
+            self._read_loop(parser)
+        finally:
+            self._finish()
+            router.remove_server(self)
+            if not self.context.stopping:
+                writer.join(self.context.options.server_ping_interval)
+                writer.kill(block=False)
+                self.ws.close()
+            log.info("server connection %s of server %s left hub %s", self.connection_id, self.server_id, self.hub)
+
+    def _read_loop(self, parser: ServiceProtocolParser) -> None:
+        router = self.context.router
+        timeout = self.context.options.server_timeout
+        while not self._done:
+            data = self.ws.receive(timeout)
+            if data is None:
+                if not self.ws.closed:
+                    log.warning("server connection %s sent nothing for %s s; dropping it", self.connection_id, timeout)
+                return
+            try:
+                messages = parser.feed(data.encode("utf-8") if isinstance(data, str) else data)
+                for message in messages:
+                    router.handle(self, message)
+                parser.feed(b"")
+            except ServiceProtocolError as error:
+                self._protocol_error(error)
+                return
+
+    def _protocol_error(self, error: ServiceProtocolError) -> None:
+        log.warning("server connection %s sent malformed data, closing it: %s", self.connection_id, error)
+        self.send(ServiceError(error_message=f"Invalid service protocol data: {error}"))
+        self._finish()
+
+    def _finish(self) -> None:
+        self._done = True
+        self._wakeup.set()
+
+    def _write_loop(self) -> None:
+        """Send queued frames and a keep-alive Ping every interval (§5.1); flush on finish."""
+        interval = self.context.options.server_ping_interval
+        ws = self.ws
+        next_ping = time.monotonic() + interval
+        while not ws.closed:
+            if not self._queue and not self._done:
+                self._wakeup.clear()
+                self._wakeup.wait(max(next_ping - time.monotonic(), 0.0))
+            while self._queue:
+                frame = self._queue.popleft()
+                self._queued -= len(frame)
+                ws.send(frame)
+            if self._done:
+                return
+            if time.monotonic() >= next_ping:
+                ws.send(_KEEP_ALIVE)
+                next_ping = time.monotonic() + interval
+
+
+def serve_server_connection(ws: WebSocket, request: Request, context: EmulatorContext, *, hub: str, server_id: str) -> None:
+    """Run the handshake (§4.4, §9.2) and then the connection, on an accepted WebSocket."""
+    parser = ServiceProtocolParser()
+    deadline = time.monotonic() + context.options.server_handshake_timeout
+    messages: list[Any] = []
+    try:
+        while not messages:
+            remaining = deadline - time.monotonic()
+            data = ws.receive(max(remaining, 0.0)) if remaining > 0 else None
+            if data is None:
+                log.info("server connection on hub %s sent no handshake in time", hub)
+                ws.close(1000)
+                return
+            messages = parser.feed(data.encode("utf-8") if isinstance(data, str) else data)
+    except ServiceProtocolError as error:
+        log.warning("server connection on hub %s sent a malformed handshake: %s", hub, error)
+        ws.send(encode(HandshakeResponse(error_message=f"Invalid handshake request: {error}")))
+        ws.close(1000)
+        return
+    handshake, rest = messages[0], messages[1:]
+    error = _handshake_error(handshake)
+    if error is not None:
+        log.warning("server connection on hub %s refused: %s", hub, error)
+        ws.send(encode(HandshakeResponse(error_message=error)))
+        ws.close(1000)
+        return
+    assert isinstance(handshake, HandshakeRequest)
+    connection_id = request.arg("cid") or str(uuid.uuid4())
+    ws.send(encode(HandshakeResponse(error_message="", connection_id=connection_id)))
+    ServerConnection(
+        ws, context, hub=hub, connection_id=connection_id, server_id=server_id, handshake=handshake
+    ).run(parser, rest)
+
+
+def _handshake_error(message: Any) -> str | None:
+    if not isinstance(message, HandshakeRequest):
+        return f"Expected a handshake request, got {type(message).__name__}."
+    if message.version != SUPPORTED_VERSION:
+        return f"Protocol version not supported: {message.version}. Supported version: {SUPPORTED_VERSION}."
+    return None
