@@ -1,7 +1,8 @@
 """The app server the benchmarks drive: a Flask app with one hub, attached to a (local) service.
 
 ``python -m bench.app_server --connection-string "Endpoint=...;"`` monkey-patches, builds the app,
-serves negotiate on a free port with gevent's ``WSGIServer`` and starts the hub runtime. When the
+serves negotiate on a free port with gevent's ``WSGIServer`` and starts the hub runtime
+(``signalr.start(app)``, as a process that must take clients before its first request does). When the
 hub has a live server connection it prints ``port=<n>`` on stdout; it then serves until stdin
 closes (the parent's way to stop it without signals). The hub's methods are the scenarios' needs:
 echo, broadcast, group join and send, send to one connection.
@@ -73,19 +74,6 @@ def create_app(connection_string: str, connection_count: int) -> tuple[Flask, Fl
     return app, signalr
 
 
-def start_runtime(app: Flask, signalr: FlaskAzureSignalR) -> Any:
-    """The hub runtime for ``app``: the extension's own once it starts one, else one started here."""
-    from flask_azure_signalr.runtime import HubServer
-
-    state = signalr.get_state(app)
-    runtime = getattr(state, "hub_server", None) or getattr(state, "runtime", None)
-    if runtime is None:
-        runtime = HubServer(state.options, signalr.hubs, server_id=state.server_id, endpoints=state.endpoints)
-        runtime.start()
-        signalr.set_status_provider(app, runtime)
-    return runtime
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.app_server")
     parser.add_argument("--connection-string", required=True)
@@ -96,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     app, signalr = create_app(args.connection_string, args.server_connections)
     server = WSGIServer(listener(), app, log=None)
     server.start()
-    runtime = start_runtime(app, signalr)
+    runtime = signalr.start(app)
     deadline = time.monotonic() + args.ready_timeout
     while not runtime.is_connected(HUB_NAME):
         if time.monotonic() > deadline:
@@ -106,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"port={server.server_port}", flush=True)
     gevent.get_hub().threadpool.spawn(sys.stdin.read).get()
     server.stop(timeout=1)
-    runtime.stop(graceful=False)
+    signalr.shutdown(app)
     return 0
 
 

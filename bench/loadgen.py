@@ -362,12 +362,17 @@ class Client:
 
     ws: WebSocket
     connection_id: str = ""
+    #: Messages that arrived in the same frame as the handshake response, returned by the next read.
+    pending: list[tuple[Any, Any]] = []
 
     def send(self, target: str, args: list[Any], invocation_id: str | None = None) -> None:
         raise NotImplementedError
 
     def read(self, timeout: float | None = None) -> list[tuple[Any, Any]]:
         """The (seq, payload) pairs of the next frame; pings are answered or skipped (may be empty)."""
+        if self.pending:
+            messages, self.pending = self.pending, []
+            return messages
         data = self.ws.receive(timeout)
         if data is None:
             if self.ws.closed:
@@ -419,19 +424,21 @@ class SignalRClient(Client):
         client = cls(ws, codec, negotiated["connectionId"])
         ws.send(codec.handshake())
         deadline = _now() + timeout
+        raw = b""
         while True:
             data = ws.receive(max(deadline - _now(), 0.001))
             if data is None:
                 ws.close()
                 raise ServerError(f"no handshake response (close code {ws.close_code})")
-            text = data.decode("utf-8") if isinstance(data, bytes) else data
-            if _RS in text:
-                response, _, rest = text.partition(_RS)
-                if json.loads(response).get("error"):
+            raw += data.encode("utf-8") if isinstance(data, str) else data
+            if b"\x1e" in raw:
+                response, _, rest = raw.partition(b"\x1e")
+                error = json.loads(response).get("error")
+                if error:
                     ws.close()
-                    raise ServerError(json.loads(response)["error"])
+                    raise ServerError(error)
                 if rest:
-                    ws._inbox.appendleft(rest if isinstance(data, str) else rest.encode("utf-8"))
+                    client.pending = codec.parse(rest.decode("utf-8") if isinstance(data, str) else rest)
                 return client
 
     def send(self, target: str, args: list[Any], invocation_id: str | None = None) -> None:

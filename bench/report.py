@@ -3,7 +3,7 @@
 ``python -m bench all`` calls :func:`write_report` itself; the results are also saved as JSON so the
 page can be rebuilt without measuring again::
 
-    python -m bench.report docs/benchmarks.json --output docs
+    python -m bench.report docs/benchmarks.json --output docs [--profiles P.txt ...] [--analysis A.md]
 """
 
 from __future__ import annotations
@@ -95,6 +95,13 @@ def _cores(cpu: dict[str, float]) -> str:
     return ", ".join(f"{name} {cores:.2f}" for name, cores in cpu.items())
 
 
+def _server_cost(row: dict[str, Any]) -> str:
+    """CPU the server processes spent per operation: busy cores / operations per second."""
+    cpu = row.get("cpu") or {}
+    cores = sum(value for name, value in cpu.items() if name != "loadgen")
+    return f"{cores / row['value'] * 1e6:,.0f}" if cpu and row["value"] else ""
+
+
 def markdown(run: dict[str, Any], images: Sequence[tuple[str, str]] = ()) -> str:
     """The whole page. ``run`` holds ``scenarios`` (``ScenarioResult.to_dict()``), ``machine``,
     ``commands`` and ``params``; ``images`` are (title, relative path) pairs."""
@@ -117,7 +124,8 @@ def markdown(run: dict[str, Any], images: Sequence[tuple[str, str]] = ()) -> str
         "JavaScript client does, and checks every sequence number: *lost* counts messages that did not",
         "arrive, arrived twice or arrived wrong. *Cores busy* is the CPU time each process used during",
         "the runs divided by their wall time (medians): with three processes on two cores, a system whose",
-        "processes together approach 2.0 is bounded by the machine rather than by waiting.",
+        "processes together approach 2.0 is bounded by the machine rather than by waiting; *server CPU",
+        "µs/op* divides the server processes' busy cores by the rate (what one operation costs them).",
         "",
         "## Machine",
         "",
@@ -151,8 +159,8 @@ def markdown(run: dict[str, Any], images: Sequence[tuple[str, str]] = ()) -> str
         with_cpu = any(row.get("cpu") for row in scenario["rows"])
         lines += [
             "| case | system | median | unit | vs baseline | p50 ms | p90 ms | p99 ms | p50 vs baseline | lost |"
-            + (" cores busy |" if with_cpu else ""),
-            "|---|---|---:|---|---:|---:|---:|---:|---:|---:|" + ("---|" if with_cpu else ""),
+            + (" cores busy | server CPU µs/op |" if with_cpu else ""),
+            "|---|---|---:|---|---:|---:|---:|---:|---:|---:|" + ("---|---:|" if with_cpu else ""),
         ]
         for row in scenario["rows"]:
             latency = row["has_latency"] and row["p50"] > 0
@@ -161,7 +169,7 @@ def markdown(run: dict[str, Any], images: Sequence[tuple[str, str]] = ()) -> str
                 f"| {row['case']} | {row['system']} | {_number(row['value'])} | {row['unit']} | {versus} | "
                 + (f"{row['p50']:.2f} | {row['p90']:.2f} | {row['p99']:.2f} | " if latency else "| | | ")
                 + f"{_ratio(row['latency_ratio']) if latency else ''} | {row['lost']} |"
-                + (f" {_cores(row.get('cpu') or {})} |" if with_cpu else "")
+                + (f" {_cores(row.get('cpu') or {})} | {_server_cost(row)} |" if with_cpu else "")
             )
         for note in scenario["notes"]:
             lines += ["", note]
@@ -318,8 +326,9 @@ def write_report(run: dict[str, Any], output: Path, profiles: Sequence[Path] = (
     output.mkdir(parents=True, exist_ok=True)
     if profiles:
         sections = ["## Profiles", "",
-                    "py-spy (`--nonblocking`, 100 Hz) on the server processes for the whole scenario, idle "
-                    "waiting in the event loop included."]
+                    "py-spy (`--nonblocking`, 100 Hz) on the server processes for a whole scenario "
+                    "(`python -m bench <scenario> --profile`), connection set-up included; `Hub.run` is gevent's "
+                    "event loop (waiting and I/O dispatch)."]
         sections += [summarize_profile(path) for path in profiles if path.exists()]
         run = {**run, "sections": [*run.get("sections", []), "\n\n".join(sections)]}
     images = plot(run, output / IMAGE_DIR)
@@ -333,9 +342,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Rebuild the benchmark page from saved results.")
     parser.add_argument("results", type=Path, help="benchmarks.json written by python -m bench")
     parser.add_argument("--output", type=Path, default=Path("docs"))
+    parser.add_argument("--profiles", type=Path, nargs="*", default=[],
+                        help="py-spy raw files (from python -m bench ... --profile) to summarize on the page")
+    parser.add_argument("--analysis", type=Path, help="a Markdown section to append (reading of this run)")
     args = parser.parse_args(argv)
     run = json.loads(args.results.read_text(encoding="utf-8"))
-    print(write_report(run, args.output))
+    if args.analysis is not None:
+        run["sections"] = [*run.get("sections", []), args.analysis.read_text(encoding="utf-8")]
+    print(write_report(run, args.output, args.profiles))
 
 
 if __name__ == "__main__":

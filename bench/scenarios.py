@@ -320,11 +320,11 @@ def _size_label(size: int) -> str:
 def _start_trivial(servers: _Servers) -> dict[str, ServerProcess]:
     """The emulator benchmark's app server built from the protocol layer only (``bench.emulator``),
     on an emulator of its own: two app servers of one hub on one emulator would share its clients.
-    Returns ``{"emulator": ..., "app server": ...}``, or nothing when that module is absent."""
-    try:
-        from .emulator import TrivialAppServerProcess
-    except ImportError:
-        return {}
+
+    Imported here: ``bench.emulator`` monkey-patches on import, which only ``python -m bench`` may do.
+    """
+    from .emulator import TrivialAppServerProcess
+
     emulator = servers.start(EmulatorServer())
     return {"emulator": emulator, "app server": servers.start(TrivialAppServerProcess(emulator.connection_string))}
 
@@ -355,9 +355,8 @@ def echo_scenario(params: Params) -> ScenarioResult:
         full_processes = {"emulator": emulator, "app server": app}
         processes = {FULL_JSON: full_processes, FULL_MSGPACK: full_processes, RAW: {"server": raw},
                      RAW_MSGPACK: {"server": raw}, AIOSIGNALR: {"server": aio}, SOCKETIO: {"server": sio}}
-        if trivial:
-            connectors[EMULATOR_ONLY] = _signalr(trivial["app server"].hub_url)  # type: ignore[attr-defined]
-            processes[EMULATOR_ONLY] = trivial
+        connectors[EMULATOR_ONLY] = _signalr(trivial["app server"].hub_url)  # type: ignore[attr-defined]
+        processes[EMULATOR_ONLY] = trivial
         for system, connect in connectors.items():
             clients.add(system, _connect(connect, count, params, system))
         msgpack_systems = {FULL_MSGPACK, RAW_MSGPACK}
@@ -403,9 +402,8 @@ def broadcast_scenario(params: Params) -> ScenarioResult:
                       AIOSIGNALR: _signalr(aio.hub_url)}
         processes = {FULL_JSON: {"emulator": emulator, "app server": app}, RAW: {"server": raw},
                      SOCKETIO: {"server": sio}, AIOSIGNALR: {"server": aio}}
-        if trivial:
-            connectors[EMULATOR_ONLY] = _signalr(trivial["app server"].hub_url)  # type: ignore[attr-defined]
-            processes[EMULATOR_ONLY] = trivial
+        connectors[EMULATOR_ONLY] = _signalr(trivial["app server"].hub_url)  # type: ignore[attr-defined]
+        processes[EMULATOR_ONLY] = trivial
         for system, connect in connectors.items():
             clients.add(system, _connect(connect, n, params, system))
         for repeat in range(params.repeats):

@@ -137,9 +137,6 @@ class ConnectionRegistry:
         if connection.transport is None:
             self.remove(connection)
 
-    def __len__(self) -> int:
-        return len(self._by_key)
-
 
 class ClientTransport:
     """The transport-independent half of a client transport; also the router's ClientSink."""

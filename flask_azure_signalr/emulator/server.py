@@ -92,6 +92,7 @@ class Emulator:
         self._thread: Any = None
         self._hub: Any = None
         self._stop_requested: Event | None = None
+        self._thread_done: Any = _NativeEvent()
 
     def __repr__(self) -> str:
         return f"<Emulator {self.endpoint} running={self.running}>"
@@ -151,6 +152,7 @@ class Emulator:
             self._listen()
             return
         ready = _NativeEvent()
+        self._thread_done = _NativeEvent()
         failure: list[OSError] = []
         self._thread = _NativeThread(
             target=self._run_thread, args=(ready, failure), name=f"signalr-emulator-{self.port}", daemon=True
@@ -181,8 +183,10 @@ class Emulator:
             self.start()
         try:
             if self._thread is not None:
-                while self._thread is not None and self._thread.is_alive():
-                    self._thread.join(0.5)
+                # Not Thread.join(): a KeyboardInterrupt inside join() can leave the thread
+                # looking finished while it still runs, and the interpreter then exits under it.
+                while not self._thread_done.wait(0.5):
+                    pass
             else:
                 assert self._stop_requested is not None
                 self._stop_requested.wait()
@@ -230,6 +234,7 @@ class Emulator:
         finally:
             self._hub = None
             gevent.get_hub().destroy(destroy_loop=True)
+            self._thread_done.set()
 
     def _shutdown(self) -> None:
         server, context = self._server, self.context
@@ -252,12 +257,12 @@ def run_in_foreground(host: str, port: int, access_key: str | None, *, log_level
     )
     emulator = Emulator(host, port, access_key)
     emulator.start()
-    print(emulator.connection_string, flush=True)
-    if monkey.is_module_patched("socket"):
-        gevent.signal_handler(signal.SIGTERM, emulator.stop)
-    else:
-        signal.signal(signal.SIGTERM, _interrupt)
     try:
+        if monkey.is_module_patched("socket"):
+            gevent.signal_handler(signal.SIGTERM, emulator.stop)
+        else:
+            signal.signal(signal.SIGTERM, _interrupt)
+        print(emulator.connection_string, flush=True)
         emulator.serve_forever()
     except KeyboardInterrupt:
         pass

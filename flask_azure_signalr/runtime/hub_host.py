@@ -134,13 +134,12 @@ class HubHost:
     def connection_dropped(self, connection: ServerConnection) -> None:
         """Every client of a dropped server connection ends locally (§7.3)."""
         for client in list(connection.clients.values()):
-            if isinstance(client, ClientConnection):
-                client.lost(ConnectionError("The connection to Azure SignalR Service was lost."))
+            client.lost(ConnectionError("The connection to Azure SignalR Service was lost."))
 
     def instance_offline(self, connection: ServerConnection, instance_id: str) -> None:
         """``offline`` ping: this connection's clients on that service instance end locally (§5.3)."""
         for client in list(connection.clients.values()):
-            if isinstance(client, ClientConnection) and (not instance_id or client.instance_id == instance_id):
+            if not instance_id or client.instance_id == instance_id:
                 client.lost(ConnectionError(f"Service instance '{instance_id}' went offline."))
         self.client_results.instance_offline(instance_id)
 

@@ -34,6 +34,7 @@ from ..protocol.service_messages import (
 from ..tokens import generate_server_token
 
 if TYPE_CHECKING:
+    from .client_connection import ClientConnection
     from .container import ServerConnectionContainer
 
 __all__ = ["ConnectionStatus", "ServerConnection", "USER_AGENT"]
@@ -81,7 +82,7 @@ class ServerConnection:
         self.cid = str(uuid.uuid4())
         self.status = ConnectionStatus.CONNECTING
         self.service_connection_id: str | None = None
-        self.clients: dict[str, object] = {}
+        self.clients: dict[str, ClientConnection] = {}
         self.fin_acked = gevent.event.Event()
         self._ws: websocket.WebSocket | None = None
         self._writable = False

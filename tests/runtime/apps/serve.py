@@ -30,7 +30,7 @@ def main() -> None:
     run(mode)
 
 
-def build(mode: str):  # type: ignore[no-untyped-def]
+def build():  # type: ignore[no-untyped-def]
     import json
 
     from flask import Flask, jsonify, request
@@ -116,8 +116,7 @@ def run(mode: str) -> None:
     import threading
     import time
 
-    app, server = build(mode)
-    server.start()
+    app, server = build()
     stopped = threading.Event()
 
     def shutdown() -> None:
@@ -132,6 +131,7 @@ def run(mode: str) -> None:
         http.start()
         port = http.server_port
         app.config["TEST_SHUTDOWN"] = lambda: gevent.spawn(shutdown)
+        # Like gunicorn: the server's own SIGTERM handler exists before the app starts its runtime.
         gevent.signal_handler(signal.SIGTERM, app.config["TEST_SHUTDOWN"])
     else:
         import logging
@@ -145,6 +145,7 @@ def run(mode: str) -> None:
         threading.Thread(target=http.serve_forever, daemon=True).start()
         app.config["TEST_SHUTDOWN"] = lambda: threading.Thread(target=shutdown).start()
         # SIGTERM: HubServer's own handler (a normal exit, then its atexit stop), as under flask run.
+    server.start()
     deadline = time.monotonic() + 20
     while not server.is_connected("chat"):
         if time.monotonic() > deadline:
@@ -152,7 +153,10 @@ def run(mode: str) -> None:
             sys.exit(1)
         time.sleep(0.02)
     print(f"ready {port} {server.server_id}", flush=True)
-    stopped.wait()
+    # Poll like serve_forever does: a signal the OS hands to another thread only runs its Python
+    # handler once the main thread wakes up.
+    while not stopped.wait(0.2):
+        pass
     sys.exit(0)
 
 
