@@ -10,9 +10,7 @@ from typing import Any
 
 import gevent
 
-from flask_azure_signalr import HubException
-from flask_azure_signalr.extension import FlaskAzureSignalR
-from flask_azure_signalr.hub import Hub, hub_method
+from flask_azure_signalr import FlaskAzureSignalR, Hub, HubException, hub_method
 
 __all__ = ["ChatHub", "signalr"]
 

@@ -4,10 +4,9 @@ Paths (service-protocol §4.1, auth-negotiate-options §3.1):
 
 - ``/server/?hub=`` — app-server WebSocket (server token) → :mod:`.server_connections`;
 - ``/client/negotiate?hub=`` — negotiate (client token) → :mod:`.negotiate`;
-- ``/client/?hub=`` — the client transports, with the .NET status codes of hub-protocol §1.9.
-
-The classic ``/aspnetserver/`` and ``/aspnetclient`` endpoints are separate handlers that can be
-added to :attr:`EmulatorApp.routes` without touching these.
+- ``/client/?hub=`` — the client transports, with the .NET status codes of hub-protocol §1.9;
+- ``/aspnetserver/`` and ``/aspnetclient/*`` — classic ASP.NET SignalR apps and clients, see
+  :mod:`.classic_app`.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from typing import Any
 
 from ..websocket import accept, is_websocket_request
 from .auth import TokenError, VerifiedToken, bearer_token, verify_token
+from .classic_app import ClassicEndpoints
 from .client_connections import ClientConnection
 from .context import EmulatorContext
 from .http import BodyTooLarge, Request, StartResponse, json_response, respond
@@ -52,6 +52,8 @@ class EmulatorApp:
             "/client/negotiate": self._negotiate,
             "/client": self._client,
         }
+        classic = ClassicEndpoints(context, is_valid_pool=lambda name: bool(HUB_NAME_PATTERN.fullmatch(name)))
+        self.routes.update(classic.routes())
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request = Request.from_environ(environ)

@@ -91,12 +91,13 @@ def verify_token(
     access_key: str,
     *,
     kind: str,
-    hub: str,
+    hub: str | None,
     hosts: Iterable[str],
 ) -> VerifiedToken:
     """Check signature, expiry and audience of a ``kind`` ("server" or "client") token for ``hub``.
 
-    ``hosts`` are the host names an audience may carry (lower case, without port).
+    ``hosts`` are the host names an audience may carry (lower case, without port). ``hub`` None
+    means an audience without a hub, as classic clients' ``{host}/aspnetclient`` (aspnet-classic §1.4).
     """
     if not token:
         raise TokenError("Unauthorized: no access token was provided.")
@@ -122,7 +123,7 @@ def verify_token(
     return VerifiedToken(payload)
 
 
-def _check_audience(audience: object, *, kind: str, hub: str, hosts: Iterable[str]) -> None:
+def _check_audience(audience: object, *, kind: str, hub: str | None, hosts: Iterable[str]) -> None:
     candidates = audience if isinstance(audience, list) else [audience]
     allowed = {host.lower() for host in hosts}
     if allowed & _LOOPBACK_NAMES:
@@ -130,13 +131,13 @@ def _check_audience(audience: object, *, kind: str, hub: str, hosts: Iterable[st
     for candidate in candidates:
         if isinstance(candidate, str) and _audience_matches(candidate, kind, hub, allowed):
             return
+    expected = f"{kind}" if hub is None else f"{kind}/?hub={hub.lower()}"
     raise TokenError(
-        f"Unauthorized: the access token audience does not match "
-        f"'{{scheme}}://{{host}}/{kind}/?hub={hub.lower()}'."
+        f"Unauthorized: the access token audience does not match '{{scheme}}://{{host}}/{expected}'."
     )
 
 
-def _audience_matches(audience: str, kind: str, hub: str, hosts: set[str]) -> bool:
+def _audience_matches(audience: str, kind: str, hub: str | None, hosts: set[str]) -> bool:
     try:
         parts = urlsplit(audience)
         hostname = parts.hostname
@@ -149,6 +150,8 @@ def _audience_matches(audience: str, kind: str, hub: str, hosts: set[str]) -> bo
     if parts.path.rstrip("/") != f"/{kind}":
         return False
     hubs = parse_qs(parts.query).get("hub", [])
+    if hub is None:
+        return not hubs
     return len(hubs) == 1 and hubs[0].lower() == hub.lower()
 
 

@@ -47,6 +47,8 @@ __all__ = [
     "ClientConnection",
     "ClientTransport",
     "ConnectionRegistry",
+    "open_connection_headers",
+    "open_connection_query",
     "user_id_of",
 ]
 
@@ -160,8 +162,8 @@ class ClientTransport:
         self._queued = 0
         self._closing = False
         self._wakeup = Event()
-        self._headers = _open_connection_headers(request, context)
-        self._query_string = _open_connection_query(request)
+        self._headers = open_connection_headers(request, context)
+        self._query_string = open_connection_query(request)
         connection.transport = self
         timeout = connection.handshake_timeout or context.options.client_handshake_timeout
         self._handshake_timer = context.spawn_later(timeout, self._handshake_expired)
@@ -304,7 +306,7 @@ class ClientTransport:
         self._wakeup.set()
 
 
-def _open_connection_headers(request: Request, context: EmulatorContext) -> dict[str, Sequence[str]]:
+def open_connection_headers(request: Request, context: EmulatorContext) -> dict[str, Sequence[str]]:
     """The client's request headers as OpenConnection carries them (service-protocol §2.3).
 
     The token stays out (its claims travel separately); ``X-Forwarded-For`` gets the client's
@@ -320,7 +322,7 @@ def _open_connection_headers(request: Request, context: EmulatorContext) -> dict
     return headers
 
 
-def _open_connection_query(request: Request) -> str:
+def open_connection_query(request: Request) -> str:
     """The connect request's query with the token removed, with its leading ``?`` (§3.2 #4)."""
     kept = [part for part in request.query_string.split("&") if part and not part.lower().startswith("access_token=")]
     return "?" + "&".join(kept) if kept else ""

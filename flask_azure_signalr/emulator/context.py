@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from gevent import Greenlet
 from gevent.pool import Group
 
+from .classic_connections import ClassicRegistry
+from .classic_router import ClassicRouter
 from .options import EmulatorOptions
 from .router import Router
 
@@ -31,6 +33,9 @@ class EmulatorContext:
     router: Router
     registry: ConnectionRegistry
     greenlets: Group = field(default_factory=Group)
+    #: Classic ASP.NET SignalR apps and clients (``/aspnetserver/``, ``/aspnetclient``).
+    classic_router: ClassicRouter = field(default_factory=ClassicRouter)
+    classic_connections: ClassicRegistry = field(default_factory=ClassicRegistry)
     #: Set while the emulator shuts down: connections end at once, without close handshakes.
     stopping: bool = False
 

@@ -42,3 +42,11 @@ class EmulatorOptions:
     max_http_body: int = MAX_HTTP_BODY
     #: Largest WebSocket message accepted from a client or a server (bytes).
     max_websocket_message: int = 16 * 1024 * 1024
+    #: Classic clients get ``{}`` this often when idle on WebSockets/SSE; negotiate announces
+    #: twice this as ``KeepAliveTimeout`` (aspnet-classic §5.1: 10 s).
+    classic_keepalive_interval: float = 10.0
+    #: A classic connection whose WebSocket/SSE transport ended waits this long for
+    #: ``/reconnect`` before the app hears it closed (``DisconnectTimeout``, §5.1: 30 s).
+    classic_disconnect_timeout: float = 30.0
+    #: A held classic long poll is completed empty after this (``ConnectionTimeout``, §5.1: 110 s).
+    classic_poll_timeout: float = 110.0

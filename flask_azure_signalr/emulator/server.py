@@ -124,6 +124,25 @@ class Emulator:
         """
         return self._call(lambda: self.router.ping_servers(hub, *pairs))
 
+    def drop_classic_transports(self) -> int:
+        """End every classic client's transport as a network failure would; how many there were.
+
+        The connections stay, so the jQuery clients reconnect (``/reconnect``, or ``T`` for long
+        polling) and their app hears ``asrs:reconnect``. For tests; callable from any thread.
+        """
+
+        context = self.context
+        if context is None:
+            raise RuntimeError("the emulator is not running")
+
+        def drop() -> int:
+            transports = [c.transport for c in context.classic_connections.all() if c.transport is not None]
+            for transport in transports:
+                transport.drop()
+            return len(transports)
+
+        return self._call(drop)
+
     def _call(self, function: Callable[[], Any]) -> Any:
         """Run ``function`` on the emulator's hub and return its result."""
         if self._thread is None or self._hub is None:

@@ -53,9 +53,13 @@ class ServerConnection:
         connection_id: str,
         server_id: str,
         handshake: HandshakeRequest,
+        router: Any = None,
     ) -> None:
         self.ws = ws
         self.context = context
+        #: The router this connection feeds: the ASP.NET Core one, or the classic one for
+        #: ``/aspnetserver/`` (both take ``add_server``/``remove_server``/``handle``).
+        self.router = router if router is not None else context.router
         self.hub = hub
         self.connection_id = connection_id
         self.server_id = server_id
@@ -82,7 +86,7 @@ class ServerConnection:
 
     def run(self, parser: ServiceProtocolParser, buffered: list[Any]) -> None:
         """Serve the connection until it ends; its clients are then closed or migrated."""
-        router = self.context.router
+        router = self.router
         router.add_server(self.hub, self)
         writer = self.context.spawn(self._write_loop)
         log.info(
@@ -103,7 +107,7 @@ class ServerConnection:
             log.info("server connection %s of server %s left hub %s", self.connection_id, self.server_id, self.hub)
 
     def _read_loop(self, parser: ServiceProtocolParser) -> None:
-        router = self.context.router
+        router = self.router
         timeout = self.context.options.server_timeout
         while not self._done:
             data = self.ws.receive(timeout)
@@ -149,8 +153,13 @@ class ServerConnection:
                 next_ping = time.monotonic() + interval
 
 
-def serve_server_connection(ws: WebSocket, request: Request, context: EmulatorContext, *, hub: str, server_id: str) -> None:
-    """Run the handshake (§4.4, §9.2) and then the connection, on an accepted WebSocket."""
+def serve_server_connection(
+    ws: WebSocket, request: Request, context: EmulatorContext, *, hub: str, server_id: str, router: Any = None
+) -> None:
+    """Run the handshake (§4.4, §9.2) and then the connection, on an accepted WebSocket.
+
+    ``router`` defaults to the context's ASP.NET Core router.
+    """
     parser = ServiceProtocolParser()
     deadline = time.monotonic() + context.options.server_handshake_timeout
     messages: list[Any] = []
@@ -179,7 +188,7 @@ def serve_server_connection(ws: WebSocket, request: Request, context: EmulatorCo
     connection_id = request.arg("cid") or str(uuid.uuid4())
     ws.send(encode(HandshakeResponse(error_message="", connection_id=connection_id)))
     ServerConnection(
-        ws, context, hub=hub, connection_id=connection_id, server_id=server_id, handshake=handshake
+        ws, context, hub=hub, connection_id=connection_id, server_id=server_id, handshake=handshake, router=router
     ).run(parser, rest)
 
 

@@ -6,6 +6,6 @@ point is ``HubServer``.
 
 from __future__ import annotations
 
-from .hub_server import HubServer
+from .hub_server import HubServer, should_connect
 
-__all__ = ["HubServer"]
+__all__ = ["HubServer", "should_connect"]

@@ -34,7 +34,9 @@ def test_mode_off_stops_at_once(emulator, app_server, connect, mode):
 
 @pytest.mark.parametrize("mode", ["patched", "thread"])
 def test_wait_for_clients_close(emulator, app_server, connect, mode):
-    app = app_server(emulator.connection_string, mode=mode, options={"graceful_shutdown_mode": "WaitForClientsClose"})
+    app = app_server(
+        emulator.connection_string, mode=mode, options={"graceful_shutdown_mode": "WaitForClientsClose"}
+    )
     client = connect(app)
     app.terminate()
     deadline = time.monotonic() + 10
