@@ -25,7 +25,6 @@ from gevent.pywsgi import WSGIServer  # noqa: E402
 
 from bench.baselines import flask_json  # noqa: E402
 from bench.listener import listener  # noqa: E402
-
 from flask_azure_signalr.extension import FlaskAzureSignalR  # noqa: E402
 from flask_azure_signalr.hub import Hub, hub_method  # noqa: E402
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import statistics
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,8 @@ import msgpack
 from gevent import socket
 from gevent.lock import Semaphore
 
-from flask_azure_signalr.websocket import WebSocket, connect as ws_connect
+from flask_azure_signalr.websocket import WebSocket
+from flask_azure_signalr.websocket import connect as ws_connect
 
 __all__ = [
     "CODECS",
@@ -46,8 +46,8 @@ __all__ = [
     "call",
     "close_all",
     "connect_many",
-    "fanout",
     "echo",
+    "fanout",
     "http_rate",
     "payload_of",
     "percentiles",
@@ -360,10 +360,11 @@ def _negotiate_url(url: str) -> str:
 class Client:
     """What every workload needs from a connection: send a call, read sequence-numbered messages."""
 
-    ws: WebSocket
-    connection_id: str = ""
-    #: Messages that arrived in the same frame as the handshake response, returned by the next read.
-    pending: list[tuple[Any, Any]] = []
+    def __init__(self, ws: WebSocket, connection_id: str = "") -> None:
+        self.ws = ws
+        self.connection_id = connection_id
+        #: Messages that arrived in the same frame as the handshake response, returned by the next read.
+        self.pending: list[tuple[Any, Any]] = []
 
     def send(self, target: str, args: list[Any], invocation_id: str | None = None) -> None:
         raise NotImplementedError
@@ -394,9 +395,8 @@ class SignalRClient(Client):
     """An ASP.NET Core SignalR client over WebSockets, negotiating like ``@microsoft/signalr``."""
 
     def __init__(self, ws: WebSocket, codec: Codec, connection_id: str) -> None:
-        self.ws = ws
+        super().__init__(ws, connection_id)
         self.codec = codec
-        self.connection_id = connection_id
 
     @classmethod
     def connect(cls, url: str, codec: Codec, http: HttpPool | None = None, timeout: float = 30.0) -> SignalRClient:
@@ -457,7 +457,7 @@ class RawClient(Client):
     FANOUT_TARGETS = frozenset({"broadcast", "SendToGroup"})
 
     def __init__(self, ws: WebSocket, codec: Codec) -> None:
-        self.ws = ws
+        super().__init__(ws)
         self.codec = codec
 
     @classmethod
@@ -478,8 +478,7 @@ class SocketIOClient(Client):
     """A Socket.IO 5 / Engine.IO 4 client over WebSockets; events carry ``[seq, payload]``."""
 
     def __init__(self, ws: WebSocket, sid: str) -> None:
-        self.ws = ws
-        self.connection_id = sid
+        super().__init__(ws, sid)
 
     @classmethod
     def connect(cls, url: str, timeout: float = 30.0) -> SocketIOClient:
@@ -513,7 +512,7 @@ class SocketIOClient(Client):
             return [(seq, payload)]
         if data == "2":
             self.ws.send("3")
-        elif data.startswith("41") or data.startswith("1"):
+        elif data.startswith(("41", "1")):
             raise ConnectionClosed("Socket.IO disconnect")
         return []
 

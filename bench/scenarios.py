@@ -20,7 +20,14 @@ import gevent
 import gevent.pool
 
 from . import loadgen
-from .loadgen import Client, HttpPool, Measurement, RawClient, SignalRClient, SocketIOClient
+from .loadgen import (
+    Client,
+    HttpPool,
+    Measurement,
+    RawClient,
+    SignalRClient,
+    SocketIOClient,
+)
 from .servers import (
     AioSignalRServer,
     AppServer,
@@ -32,7 +39,7 @@ from .servers import (
     wait_idle,
 )
 
-__all__ = ["FULL", "QUICK", "Params", "Row", "SCENARIOS", "ScenarioResult", "Target", "run_scenario"]
+__all__ = ["FULL", "QUICK", "SCENARIOS", "Params", "Row", "ScenarioResult", "Target", "run_scenario"]
 
 JSON = loadgen.CODECS["json"]
 MSGPACK = loadgen.CODECS["messagepack"]
@@ -246,7 +253,7 @@ class _Servers:
     def __enter__(self) -> _Servers:
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         for server in reversed(self.started):
             server.stop()
 
@@ -270,7 +277,7 @@ class _Clients:
     def __enter__(self) -> _Clients:
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._keepalive.stop()
         loadgen.close_all([c for clients in self.sets.values() for c in clients])
 
@@ -293,7 +300,7 @@ class CpuMeter:
         self._own_before = self._own()
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         wall = time.monotonic() - self._started
         if wall <= 0:
             return
@@ -302,9 +309,11 @@ class CpuMeter:
         self.cores["loadgen"] = (self._own() - self._own_before) / wall
 
 
-def _measure(processes: dict[str, ServerProcess], run: Callable[[], Measurement]) -> tuple[Measurement, dict[str, float]]:
+def _measure(processes: dict[str, ServerProcess], workload: Callable[..., Measurement],
+             *args: Any) -> tuple[Measurement, dict[str, float]]:
+    """``workload(*args)``, with the cores each of ``processes`` kept busy meanwhile."""
     with CpuMeter(processes) as meter:
-        measured = run()
+        measured = workload(*args)
     return measured, meter.cores
 
 
@@ -367,8 +376,8 @@ def echo_scenario(params: Params) -> ScenarioResult:
                 for system in _rotate(list(connectors), repeat):
                     if system in msgpack_systems and size != min(params.sizes):
                         continue
-                    measured, cpu = _measure(processes[system], lambda: loadgen.echo(
-                        clients.sets[system][:n], size, params.seconds, params.warmup))
+                    measured, cpu = _measure(processes[system], loadgen.echo, clients.sets[system][:n], size,
+                                             params.seconds, params.warmup)
                     collect.add(case, system, measured, cpu=cpu)
         for n, size in cases:
             case = f"{n} client{'s' if n > 1 else ''}, {_size_label(size)}"
@@ -409,9 +418,8 @@ def broadcast_scenario(params: Params) -> ScenarioResult:
         for repeat in range(params.repeats):
             for system in _rotate(list(connectors), repeat):
                 group = clients.sets[system]
-                measured, cpu = _measure(processes[system], lambda: loadgen.fanout(
-                    [(group[0], "broadcast", [], len(group))], group, 64, params.seconds, params.warmup,
-                    params.window))
+                measured, cpu = _measure(processes[system], loadgen.fanout, [(group[0], "broadcast", [], len(group))],
+                                         group, 64, params.seconds, params.warmup, params.window)
                 collect.add(case, system, measured, cpu=cpu)
         for system in connectors:
             if system != RAW:
@@ -421,6 +429,26 @@ def broadcast_scenario(params: Params) -> ScenarioResult:
             result.targets.append(Target(f"broadcast to {n:,}: full-path deliveries/s vs Flask-SocketIO",
                                          full.value / sio_row.value, 3.0))
     return result
+
+
+def _join_groups(clients: list[Client], size: int, concurrency: int) -> None:
+    """Client ``i`` joins group ``g{i // size}``; every join must be acknowledged."""
+    failures: list[str] = []
+
+    def join(index: int) -> None:
+        try:
+            loadgen.call(clients[index], "join", [f"g{index // size}"])
+        except (OSError, TimeoutError, loadgen.ServerError, loadgen.ConnectionClosed) as error:
+            failures.append(f"{type(error).__name__}: {error}")
+
+    pool = gevent.pool.Pool(concurrency)
+    for index in range(len(clients)):
+        pool.spawn(join, index)
+    if not pool.join(timeout=120):
+        pool.kill()
+        raise BenchError("joining the groups did not finish in 120 s")
+    if failures:
+        raise BenchError(f"{len(failures)} of {len(clients)} group joins failed: {failures[0]}")
 
 
 def group_scenario(params: Params) -> ScenarioResult:
@@ -438,10 +466,7 @@ def group_scenario(params: Params) -> ScenarioResult:
         raw = servers.start(RawServer())
         full = clients.add(FULL_JSON, _connect(_signalr(app.hub_url), population, params, FULL_JSON))
         raw_clients = clients.add(RAW, _connect(_raw(raw.url), size, params, RAW))
-        pool = gevent.pool.Pool(params.connect_concurrency)
-        for index, client in enumerate(full):
-            pool.spawn(loadgen.call, client, "join", [f"g{index // size}"])
-        pool.join(timeout=120, raise_error=True)
+        _join_groups(full, size, params.connect_concurrency)
         full_routes = [(full[g * size], "SendToGroup", [f"g{g}"], size) for g in range(senders)]
         raw_routes = [(raw_clients[i], "SendToGroup", ["g"], size) for i in range(min(senders, size))]
         plans = {FULL_JSON: (full_routes, full), RAW: (raw_routes, raw_clients)}
@@ -449,8 +474,8 @@ def group_scenario(params: Params) -> ScenarioResult:
         for repeat in range(params.repeats):
             for system in _rotate(list(plans), repeat):
                 routes, receivers = plans[system]
-                measured, cpu = _measure(processes[system], lambda: loadgen.fanout(
-                    routes, receivers, 64, params.seconds, params.warmup, params.window))
+                measured, cpu = _measure(processes[system], loadgen.fanout, routes, receivers, 64, params.seconds,
+                                         params.warmup, params.window)
                 collect.add(case, system, measured, cpu=cpu)
         collect.relate(case, FULL_JSON, RAW)
     return result
@@ -477,8 +502,8 @@ def send_to_one_scenario(params: Params) -> ScenarioResult:
         for repeat in range(params.repeats):
             for system in _rotate(list(plans), repeat):
                 routes, receivers = plans[system]
-                measured, cpu = _measure(processes[system], lambda: loadgen.fanout(
-                    routes, receivers, 64, params.seconds, params.warmup, 1))
+                measured, cpu = _measure(processes[system], loadgen.fanout, routes, receivers, 64, params.seconds,
+                                         params.warmup, 1)
                 collect.add(case, system, measured, cpu=cpu)
         collect.relate(case, FULL_JSON, RAW)
     return result
@@ -609,7 +634,7 @@ def run_scenario(name: str, params: Params) -> ScenarioResult:
     started = time.monotonic()
     try:
         result = SCENARIOS[name](params)
-    except (BenchError, RuntimeError, OSError, TimeoutError) as error:
+    except Exception as error:  # noqa: BLE001  (one scenario's failure must not stop the others)
         result = ScenarioResult(name, name, error=f"{type(error).__name__}: {error}")
     result.seconds = time.monotonic() - started
     return result

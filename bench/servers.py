@@ -25,16 +25,16 @@ import gevent
 
 __all__ = [
     "AioSignalRServer",
-    "cpu_seconds",
-    "wait_idle",
     "AppServer",
     "EmulatorServer",
     "FlaskJsonServer",
     "RawServer",
     "ServerProcess",
     "SocketIOServer",
+    "cpu_seconds",
     "profile_into",
     "rss_kib",
+    "wait_idle",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +99,7 @@ class ServerProcess:
     def __enter__(self) -> ServerProcess:
         return self.start()
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     @property
@@ -127,7 +127,7 @@ class ServerProcess:
             match = self.pattern.search(line)
             if match is None:
                 raise RuntimeError(f"{self.module} did not announce its port: {line!r}")
-        except BaseException as error:
+        except (OSError, RuntimeError, TimeoutError) as error:
             tail = self.log_tail()
             self.stop()
             raise RuntimeError(f"{self.module} failed to start: {error}\n{tail}") from None

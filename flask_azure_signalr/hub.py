@@ -140,6 +140,10 @@ class Hub:
     def on_disconnected(self, error: BaseException | None) -> None:
         """Runs once when the connection ends; ``error`` is None for a clean end."""
 
+    def on_reconnected(self) -> None:
+        """Classic ASP.NET SignalR clients only: the client came back on a new transport
+        (``OnReconnected``, aspnet-classic §2.4)."""
+
 
 _NOT_INVOCABLE = frozenset({"context", "clients", "groups"} | {n for n in dir(Hub) if not n.startswith("__")})
 _STREAM_TYPES = (collections.abc.Iterator, collections.abc.Iterable, collections.abc.Generator)

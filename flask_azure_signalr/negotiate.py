@@ -3,14 +3,15 @@
 
 ASP.NET Core clients ``POST {hub path}/negotiate`` and get ``{"url", "accessToken"}``; classic
 (jQuery) clients ``GET {classic path}/negotiate`` and get ``{"ProtocolVersion": "2.0", "RedirectUrl",
-"AccessToken", "TryWebSockets"}``. The classic generated proxy (``{classic path}/hubs`` and ``/js``)
-is not served here; more specific routes registered for it take precedence over the classic
-catch-all, which answers 404 ``NotFound`` like the C# SDK.
+"AccessToken", "TryWebSockets"}``. Under the classic path, ``…/hubs`` and ``…/js`` serve the
+generated hub proxy script for the registered hubs (aspnet-classic §3); anything else answers 404
+``NotFound`` like the C# SDK.
 """
 
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import re
 import time
@@ -20,8 +21,10 @@ from urllib.parse import parse_qsl, quote
 from flask import Blueprint, Response, abort, current_app, request
 
 from .claims import UserIdentity, build_client_claims, request_identity
+from .classic_proxy import PROXY_CONTENT_TYPE, generate_proxy, proxy_base_path
 from .endpoints import NOT_CONNECTED_MESSAGE, ServiceEndpoint, dotnet_url_encode
 from .exceptions import AccessTokenError, ServiceConnectionError
+from .hub import method_table
 from .options import ServiceOptions
 from .registry import HubRegistration
 from .tokens import generate_client_token
@@ -128,7 +131,28 @@ def _classic_dispatch(subpath: str) -> Response:
     local_path = request.script_root + request.path
     if local_path.lower().endswith(_NEGOTIATE_SUFFIX):
         return _classic_negotiate(local_path)
+    base = proxy_base_path(local_path)
+    if base is not None:
+        return Response(generate_proxy(_proxy_hubs(_extension().hubs), url=base), content_type=PROXY_CONTENT_TYPE)
     return _text(404, "NotFound")
+
+
+def _proxy_hubs(hubs: dict[str, HubRegistration]) -> dict[str, dict[str, list[str]]]:
+    """Declared hub name -> method name -> parameter names, for the proxy script (§3).
+
+    Streaming methods are left out: classic clients cannot call them.
+    """
+    proxies: dict[str, dict[str, list[str]]] = {}
+    for registration in hubs.values():
+        methods: dict[str, list[str]] = {}
+        for method in method_table(registration.hub_class).values():
+            if method.is_streaming or method.stream_count:
+                continue
+            parameters = list(inspect.signature(method.function).parameters.values())[1:]
+            positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            methods[method.name] = [p.name for p in parameters if p.kind in positional]
+        proxies[registration.name] = methods
+    return proxies
 
 
 def _classic_negotiate(local_path: str) -> Response:

@@ -205,11 +205,14 @@ def _algorithm(value: Any) -> str:
 
 
 _APPLICATION_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*")
+# Classic apps pass a type's full name (``MapAzureSignalR(GetType().FullName)``); the classic SDK
+# only requires it non-empty, the service takes its hub-name characters (auth-negotiate-options §5).
+_CLASSIC_APPLICATION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_`,.\[\]]{0,127}")
 
 
 def _application_name(value: Any) -> str | None:
     name = _optional_text(value)
-    if name is not None and not _APPLICATION_NAME.fullmatch(name):
+    if name is not None and not _CLASSIC_APPLICATION_NAME.fullmatch(name):
         raise ValueError
     return name
 
@@ -452,6 +455,12 @@ class ServiceOptions:
             raise ConfigurationError(
                 f"{type(self).application_name.config_key} is required when "
                 f"{type(self).classic.config_key} is on: classic clients use {{app}}_{{hub}} names."
+            )
+        if not self.classic and self.application_name and not _APPLICATION_NAME.fullmatch(self.application_name):
+            key = type(self).application_name.config_key
+            raise ConfigurationError(
+                f"Invalid value for {key}: {self.application_name!r}. Allowed: a letter followed by "
+                f"letters, digits or underscores (also . , ` [ ] when {type(self).classic.config_key} is on)."
             )
 
     def __repr__(self) -> str:

@@ -1,4 +1,5 @@
-"""The sample chat app: Flask, Flask-Login demo users and one SignalR hub, ``chat`` at ``/chat``.
+"""The sample chat app: Flask, Flask-Login demo users and two SignalR hubs: ``chat`` at ``/chat`` for
+the ASP.NET Core client page ``/``, and ``ChatHub`` for the classic jQuery page ``/classic``.
 
 Run it from the repository root with ``flask --app sample_app run``. The repository's ``.flaskenv``
 sets ``AZURE_SIGNALR_EMULATOR=1``, so without ``AZURE_SIGNALR_CONNECTION_STRING`` the app starts the
@@ -31,6 +32,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SECRET_KEY"] = secrets.token_hex(32)
     app.config.from_prefixed_env()
     app.config.update(config or {})
+    # Classic jQuery clients (the /classic page) need an application name: the service names the
+    # hubs {app}_{hub}, as the classic SDK's MapAzureSignalR(applicationName) does.
+    app.config.setdefault("AZURE_SIGNALR_CLASSIC", True)
+    app.config.setdefault("AZURE_SIGNALR_APPLICATION_NAME", "SampleApp")
     login_manager.init_app(app)
     app.register_blueprint(auth_blueprint)
     app.register_blueprint(views_blueprint)

@@ -1,4 +1,5 @@
-"""The ``chat`` hub: the sample's contract, one method per line of the README.
+"""The ``chat`` hub: the sample's contract, one method per line of the README; and ``ChatHub``, the
+classic jQuery page's hub.
 
 Wire names are camelCase as clients call them; ``hub_method`` maps them onto Python names.
 """
@@ -12,7 +13,7 @@ import gevent
 
 from flask_azure_signalr import FlaskAzureSignalR, Hub, HubException, hub_method
 
-__all__ = ["ChatHub", "signalr"]
+__all__ = ["ChatHub", "ClassicChatHub", "signalr"]
 
 signalr = FlaskAzureSignalR()
 
@@ -74,3 +75,32 @@ class ChatHub(Hub):
     @hub_method("askCaller")
     def ask_caller(self, question: str) -> Any:
         return self.clients.caller.invoke("answer", question)
+
+
+@signalr.hub("ChatHub", path="/chathub")
+class ClassicChatHub(Hub):
+    """The hub of Azure's AspNet.ChatSample, for the classic jQuery page ``/classic``.
+
+    Classic pages reach it as ``$.connection.chatHub`` through the generated ``/signalr/hubs``;
+    ASP.NET Core clients can connect to the same hub at ``/chathub`` and share its broadcasts.
+    """
+
+    @hub_method("BroadcastMessage")
+    def broadcast_message(self, name: str, message: str) -> None:
+        self.clients.all.send("broadcastMessage", name, message)
+
+    @hub_method("Echo")
+    def echo(self, message: str) -> None:
+        self.clients.caller.send("echo", message)
+
+    @hub_method("JoinGroup")
+    def join_group(self, group: str) -> None:
+        self.groups.add_to_group(self.context.connection_id, group)
+
+    @hub_method("SendToGroup")
+    def send_to_group(self, group: str, name: str, message: str) -> None:
+        self.clients.group(group).send("groupMessage", group, name, message)
+
+    @hub_method("Fail")
+    def fail(self, message: str) -> None:
+        raise HubException(message)

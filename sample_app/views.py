@@ -1,6 +1,7 @@
-"""The chat page and the browser clients it loads.
+"""The chat pages and the browser clients they load.
 
-The ``@microsoft/signalr`` bundles are served straight from ``sample_app/node_modules`` (installed by
+The ``@microsoft/signalr`` bundles (page ``/``) and jQuery with the classic ``signalr`` 2.x client
+(page ``/classic``) are served straight from ``sample_app/node_modules`` (installed by
 ``npm ci --prefix sample_app``), so no copy of them lives in the repository.
 """
 
@@ -24,6 +25,8 @@ VENDOR_FILES: dict[str, tuple[str, str]] = {
         "@microsoft/signalr-protocol-msgpack/dist/browser",
         "signalr-protocol-msgpack.min.js",
     ),
+    "jquery.min.js": ("jquery/dist", "jquery.min.js"),
+    "jquery.signalR.min.js": ("signalr", "jquery.signalR.min.js"),
 }
 
 blueprint = Blueprint("views", __name__)
@@ -33,6 +36,13 @@ blueprint = Blueprint("views", __name__)
 def index() -> str:
     user_id = current_user.get_id() if current_user.is_authenticated else None
     return render_template("index.html", user_id=user_id, demo_users=DEMO_USERS)
+
+
+@blueprint.get("/classic")
+def classic() -> str:
+    """The AspNet.ChatSample page, unchanged in spirit: jQuery, ``$.connection.chatHub``."""
+    user_id = current_user.get_id() if current_user.is_authenticated else None
+    return render_template("classic.html", user_id=user_id)
 
 
 @blueprint.get("/vendor/<name>")

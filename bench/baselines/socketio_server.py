@@ -22,9 +22,9 @@ import gevent  # noqa: E402
 from flask import Flask  # noqa: E402
 from flask_socketio import SocketIO, emit  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
+from geventwebsocket.handler import WebSocketHandler  # noqa: E402
 
 from bench.listener import listener  # noqa: E402
-from geventwebsocket.handler import WebSocketHandler  # noqa: E402
 
 
 def create_app() -> Flask:

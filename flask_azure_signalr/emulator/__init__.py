@@ -13,7 +13,9 @@ protocol, so hubs run against it as they would against Azure. Start it with
 Modules, one concern each: :mod:`.router` (routing state, no IO), :mod:`.server_connections`
 (``/server/``), :mod:`.client_connections` (what all client transports share), one module per
 transport, :mod:`.negotiate`, :mod:`.auth` (tokens), :mod:`.app` (WSGI routing), :mod:`.server`
-(lifecycle).
+(lifecycle). Classic ASP.NET SignalR apps and jQuery clients have their own: :mod:`.classic_app`
+(``/aspnetserver/``, ``/aspnetclient/*``), :mod:`.classic_router`, :mod:`.classic_connections`,
+:mod:`.classic_transports`.
 """
 
 from __future__ import annotations

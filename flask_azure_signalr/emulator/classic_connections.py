@@ -18,7 +18,7 @@ import re
 import uuid
 from collections import deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gevent import Greenlet
 
@@ -262,6 +262,6 @@ class ClassicRegistry:
     def all(self) -> list[ClassicConnection]:
         return list(self._by_id.values())
 
-    def _reap_if_unused(self, connection: ClassicConnection) -> Any:
+    def _reap_if_unused(self, connection: ClassicConnection) -> None:
         if connection.record is None and connection.transport is None and not connection.closed:
             connection.finish()

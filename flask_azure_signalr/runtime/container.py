@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Protocol
 
 import gevent
 import gevent.event
@@ -26,13 +26,11 @@ from ..protocol.service_messages import (
     MigrationLevel,
     Ping,
     ServiceConnectionType,
+    ServiceMessage,
 )
 from .server_connection import NOT_ACTIVE, ConnectionStatus, ServerConnection
 
-if TYPE_CHECKING:
-    from .hub_host import HubHost
-
-__all__ = ["AckTable", "BackOff", "ServerConnectionContainer"]
+__all__ = ["AckTable", "BackOff", "PoolOwner", "ServerConnectionContainer"]
 
 logger = logging.getLogger("flask_azure_signalr.runtime.container")
 
@@ -106,19 +104,36 @@ class AckTable:
             waiter.set((AckStatus.INTERNAL_SERVER_ERROR, "The server is stopping."))
 
 
+class PoolOwner(Protocol):
+    """What a container reports to: a ``HubHost``, or a classic app's pool (``classic_host``)."""
+
+    service_hub: str
+
+    def handle(self, connection: ServerConnection, message: ServiceMessage) -> None: ...
+
+    def connection_dropped(self, connection: ServerConnection) -> None: ...
+
+    def instance_offline(self, connection: ServerConnection, instance_id: str) -> None: ...
+
+    def status_changed(self) -> None: ...
+
+
 class ServerConnectionContainer:
     """All server connections of one hub × endpoint."""
 
     def __init__(
         self,
-        host: HubHost,
+        host: PoolOwner,
         endpoint: ServiceEndpoint,
         *,
         options: ServiceOptions,
         server_id: str,
         process_client_count: Callable[[], int],
+        classic: bool = False,
     ) -> None:
         self.host = host
+        #: Connections of a classic app's pool go to ``/aspnetserver/`` (service-protocol §8).
+        self.classic = classic
         self.endpoint = endpoint
         self.options = options
         self.server_id = server_id

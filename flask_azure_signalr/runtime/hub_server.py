@@ -26,6 +26,7 @@ from ..exceptions import ConfigurationError
 from ..hub_context import HubContext
 from ..options import GracefulShutdownMode, ServiceOptions
 from ..registry import HubRegistration
+from .classic_host import ClassicHost
 from .client_connection import ClientTimers
 from .hub_host import HubHost
 from .threading_bridge import RuntimeLoop
@@ -111,6 +112,8 @@ class HubServer:
             if registration.key in self.hosts:
                 raise ConfigurationError(f"Two hubs are named {registration.name!r} (names ignore case).")
             self.hosts[registration.key] = HubHost(self, registration, self.endpoints)
+        #: Classic ASP.NET SignalR clients of the same hubs, when ``options.classic`` is on.
+        self.classic = ClassicHost(self, self.endpoints) if options.classic else None
 
     def __repr__(self) -> str:
         return f"<HubServer {self.server_id} hubs={list(self.hosts)} {self._state}>"
@@ -130,6 +133,8 @@ class HubServer:
     def _start(self) -> None:
         for host in self.hosts.values():
             host.start()
+        if self.classic is not None:
+            self.classic.start()
         self._heartbeat = gevent.spawn(self._beat)
 
     def _beat(self) -> None:
@@ -181,6 +186,8 @@ class HubServer:
         if self._heartbeat is not None:
             self._heartbeat.kill(block=False)
         stoppers = [gevent.spawn(c.stop) for c in containers]
+        if self.classic is not None:
+            stoppers.append(gevent.spawn(self.classic.stop))
         gevent.joinall(stoppers, timeout=15)
         for host in self.hosts.values():
             host.hooks.join(timeout=DISCONNECT_HOOK_TIMEOUT)
@@ -202,7 +209,13 @@ class HubServer:
             endpoint.online = not containers or not all(known_down)
 
     def is_connected(self, hub_name: str) -> bool:
-        """True once at least one server connection of that hub is up (negotiate readiness)."""
+        """True once at least one server connection of that hub is up (negotiate readiness).
+
+        For the application name (classic negotiate) it is the classic application pool.
+        """
+        classic = self.classic
+        if classic is not None and hub_name.lower() == classic.application.lower():
+            return self._state == "running" and classic.is_connected
         host = self.hosts.get(hub_name.lower())
         return host is not None and self._state == "running" and host.is_connected
 
@@ -218,6 +231,7 @@ class HubServer:
             "state": self._state,
             "clients": self._client_count,
             "hubs": [host.status() for host in self.hosts.values()],
+            **({"classic": self.classic.status()} if self.classic is not None else {}),
         }
 
     def hub_context(self, hub_name: str) -> HubContext:

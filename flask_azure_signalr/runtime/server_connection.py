@@ -130,6 +130,7 @@ class ServerConnection:
             server_id=container.server_id,
             lifetime=options.access_token_lifetime,
             algorithm=options.access_token_algorithm,
+            classic=container.classic,
         )
         headers = {
             "Authorization": f"Bearer {token}",
@@ -138,7 +139,7 @@ class ServerConnection:
         }
         if container.server_id:
             headers["X-ASRS-Server-Id"] = container.server_id
-        url = endpoint.server_url(container.service_hub, self.cid, target=self.target)
+        url = endpoint.server_url(container.service_hub, self.cid, classic=container.classic, target=self.target)
         deadline = monotonic() + HANDSHAKE_TIMEOUT
         self._ws = ws = websocket.connect(url, headers, timeout=HANDSHAKE_TIMEOUT)
         ws.send(

@@ -7,6 +7,7 @@ no automatic reconnect: tests call :meth:`ClassicClient.reconnect` themselves.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import itertools
 import json
@@ -52,8 +53,10 @@ class ClassicClient:
     """One classic connection through the emulator at ``endpoint`` (``http://host:port``)."""
 
     def __init__(self, endpoint: str, token: str, hubs: tuple[str, ...] = ("chat",), *,
-                 transport: str = "webSockets") -> None:
+                 transport: str = "webSockets", redirect_query: str = "") -> None:
         self.endpoint = endpoint
+        #: The query of the app's ``RedirectUrl``; the jQuery client appends it to every request.
+        self.redirect_query = redirect_query
         self.token = token
         self.hubs = hubs
         self.transport = transport
@@ -66,7 +69,7 @@ class ClassicClient:
         self._condition = threading.Condition()
         self._ids = itertools.count()
         self._ws: websocket.WebSocket | None = None
-        self._stream: http.client.HTTPConnection | None = None
+        self._stream: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._cursor: str | None = None
@@ -74,11 +77,13 @@ class ClassicClient:
     # ------------------------------------------------------------------ requests
 
     def _query(self, **extra: str) -> str:
-        query = {"transport": self.transport, "clientProtocol": "2.1", **extra}
+        head = urlencode({"transport": self.transport, "clientProtocol": "2.1", **extra}, quote_via=quote)
+        tail: dict[str, str] = {}
         if self.connection_token:
-            query["connectionToken"] = self.connection_token
-        query["connectionData"] = encode_connection_data(self.hubs)
-        return urlencode(query, quote_via=quote)
+            tail["connectionToken"] = self.connection_token
+        tail["connectionData"] = encode_connection_data(self.hubs)
+        middle = f"&{self.redirect_query}" if self.redirect_query else ""
+        return f"{head}{middle}&{urlencode(tail, quote_via=quote)}"
 
     def request(self, method: str, path: str, query: str = "", body: bytes | None = None,
                 headers: dict[str, str] | None = None, timeout: float = 15) -> tuple[int, dict[str, str], bytes]:
@@ -95,7 +100,9 @@ class ClassicClient:
             connection.close()
 
     def negotiate(self) -> dict[str, Any]:
-        status, _, body = self.request("GET", "negotiate", f"clientProtocol=2.1&&connectionData={quote(encode_connection_data(self.hubs))}&_=1")
+        redirect = f"&{self.redirect_query}" if self.redirect_query else "&"
+        data = quote(encode_connection_data(self.hubs))
+        status, _, body = self.request("GET", "negotiate", f"clientProtocol=2.1{redirect}&connectionData={data}&_=1")
         assert status == 200, (status, body)
         self.negotiated = json.loads(body)
         self.connection_token = self.negotiated["ConnectionToken"]
@@ -127,10 +134,11 @@ class ClassicClient:
             self._thread = threading.Thread(target=self._read_ws, daemon=True)
         elif self.transport == "serverSentEvents":
             parts = urlsplit(self.endpoint)
-            self._stream = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-            self._stream.request("GET", f"/aspnetclient/{action}?{self._query()}&access_token={quote(self.token)}&tid=7",
-                                 headers={"Accept": "text/event-stream"})
-            response = self._stream.getresponse()
+            stream = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+            stream.request("GET", f"/aspnetclient/{action}?{self._query()}&access_token={quote(self.token)}&tid=7",
+                           headers={"Accept": "text/event-stream"})
+            self._stream = stream.sock
+            response = stream.getresponse()
             assert response.status == 200, response.status
             self._thread = threading.Thread(target=self._read_sse, args=(response,), daemon=True)
         else:
@@ -242,8 +250,8 @@ class ClassicClient:
             self._ws.close()
             self._ws = None
         if self._stream is not None:
-            if self._stream.sock is not None:
-                self._stream.sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                self._stream.shutdown(socket.SHUT_RDWR)
             self._stream.close()
             self._stream = None
         if self._thread is not None and self.transport != "longPolling":

@@ -149,9 +149,8 @@ class ClassicPeer:
             return [(pool, m) for pool, m in self.history if isinstance(m, kind)]
 
     def reconnects(self, connection_id: str) -> int:
-        return sum(
-            1 for _, m in self.received(sm.ConnectionData) if m.connection_id == connection_id and is_reconnect(m.payload)
-        )
+        data = [m for _, m in self.received(sm.ConnectionData) if m.connection_id == connection_id]
+        return sum(1 for m in data if is_reconnect(m.payload))
 
     # ------------------------------------------------------------------ reacting
 
@@ -169,7 +168,8 @@ class ClassicPeer:
 
     def reply(self, connection_id: str, text: str) -> None:
         """Send classic JSON to one client on the link that opened it (double-framed)."""
-        self.client_links[connection_id].send(sm.ConnectionData(connection_id=connection_id, payload=wrap_payload(text)))
+        link = self.client_links[connection_id]
+        link.send(sm.ConnectionData(connection_id=connection_id, payload=wrap_payload(text)))
 
     def _invoke(self, cid: str, payload: bytes) -> None:
         call = parse_invocation(payload)

@@ -70,7 +70,7 @@ def test_embedded_emulator_without_a_connection_string(sample_server) -> None:
     url = urlsplit(answer["url"])
     assert url.hostname in ("127.0.0.1", "localhost")
     assert url.port not in (None, server.port)
-    assert url.path == "/client/" and "hub=chat" in url.query
+    assert url.path == "/client/" and "hub=sampleapp_chat" in url.query
 
 
 def test_connection_string_from_the_environment_is_used_unchanged(sample_server, emulator) -> None:
@@ -78,8 +78,8 @@ def test_connection_string_from_the_environment_is_used_unchanged(sample_server,
     answer = server.session().negotiate()
     assert urlsplit(answer["url"]).port == emulator.port
     key = emulator.access_key
-    claims = jwt.decode(answer["accessToken"], key, algorithms=["HS256"], audience="http://127.0.0.1/client/?hub=chat")
-    assert claims["aud"] == "http://127.0.0.1/client/?hub=chat"
+    claims = jwt.decode(answer["accessToken"], key, algorithms=["HS256"], audience="http://127.0.0.1/client/?hub=sampleapp_chat")
+    assert claims["aud"] == "http://127.0.0.1/client/?hub=sampleapp_chat"
 
 
 def test_create_app_refuses_to_run_without_service_or_emulator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
