@@ -112,8 +112,8 @@ def markdown(run: dict[str, Any], images: Sequence[tuple[str, str]] = ()) -> str
         "",
         "flask-azure-signalr against its peers, measured side by side in one run on one machine. The machine",
         "is small and shared, so absolute numbers drift from run to run; every figure is therefore also given",
-        "as a ratio to a baseline measured in the same run, and every value is the median of "
-        f"{params['repeats']} repeats, the systems of a case measured in turn within each repeat.",
+        f"as a ratio to a baseline measured in the same run, and every value is the median of {params['repeats']}",
+        "repeats, the systems of a case measured in turn within each repeat.",
         "",
         "*Full path* is what a deployed app does: load generator → emulator (the local Azure SignalR",
         "Service) → app-server hub (Flask + the hub runtime, 5 server connections) → emulator → clients,",
