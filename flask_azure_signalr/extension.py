@@ -141,6 +141,12 @@ class FlaskAzureSignalR:
         app.register_blueprint(create_blueprint(service_options))
         if service_options.auto_start:
             app.before_request(functools.partial(self._auto_start, app))
+            from .runtime.hub_server import exit_on_sigterm, should_connect
+
+            if should_connect():
+                # The runtime starts later in a request thread, where no signal handler can be
+                # installed; make SIGTERM an exit now so that atexit runs the graceful stop.
+                exit_on_sigterm()
 
     def _auto_start(self, app: Flask) -> None:
         state = self._states[app]

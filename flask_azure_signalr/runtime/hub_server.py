@@ -31,7 +31,7 @@ from .client_connection import ClientTimers
 from .hub_host import HubHost
 from .threading_bridge import RuntimeLoop
 
-__all__ = ["HubServer", "should_connect"]
+__all__ = ["HubServer", "exit_on_sigterm", "should_connect"]
 
 logger = logging.getLogger("flask_azure_signalr.runtime.hub_server")
 
@@ -54,7 +54,7 @@ def should_connect() -> bool:
     return not (debug and debug.lower() not in ("0", "false", "no"))
 
 
-def _exit_on_sigterm() -> None:
+def exit_on_sigterm() -> None:
     """Make SIGTERM a normal exit, so that ``atexit`` runs the graceful stop.
 
     Only where nobody handles SIGTERM yet (gunicorn does; ``flask run`` and plain scripts do not)
@@ -128,7 +128,7 @@ class HubServer:
         self.loop.start(dedicated_thread=self._dedicated_thread)
         self.loop.call(self._start)
         atexit.register(self._at_exit)
-        _exit_on_sigterm()
+        exit_on_sigterm()
 
     def _start(self) -> None:
         for host in self.hosts.values():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import socket
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -91,3 +94,34 @@ def test_create_app_refuses_to_run_without_service_or_emulator(monkeypatch: pyte
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ValueError, match="AZURE_SIGNALR_CONNECTION_STRING"):
         create_app()
+
+
+def test_sigterm_under_flask_run_stops_gracefully(sample_server, emulator, node_client) -> None:
+    """``flask run`` starts the runtime in a request thread; SIGTERM still runs the graceful stop."""
+    server = sample_server(
+        {
+            "AZURE_SIGNALR_CONNECTION_STRING": emulator.connection_string,
+            "AZURE_SIGNALR_GRACEFUL_SHUTDOWN_MODE": "WaitForClientsClose",
+        }
+    )
+    session = server.session()
+    session.negotiate_when_ready(30)
+    client = node_client(server.hub_url)
+    client.start()
+    server.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while _accepts(server.port):  # the HTTP server stops first; atexit then stops the runtime
+        assert time.monotonic() < deadline, "SIGTERM did not stop flask run"
+        time.sleep(0.05)
+    assert client.invoke("add", 2, 3) == 5  # WaitForClientsClose: existing clients still served
+    assert server.process.poll() is None
+    client.stop()
+    assert server.process.wait(20) == 0
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
