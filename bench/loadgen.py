@@ -18,6 +18,7 @@ import itertools
 import json
 import os
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -357,7 +358,7 @@ def _negotiate_url(url: str) -> str:
 # -- clients --------------------------------------------------------------------------------------
 
 
-class Client:
+class Client(ABC):
     """What every workload needs from a connection: send a call, read sequence-numbered messages."""
 
     def __init__(self, ws: WebSocket, connection_id: str = "") -> None:
@@ -366,8 +367,9 @@ class Client:
         #: Messages that arrived in the same frame as the handshake response, returned by the next read.
         self.pending: list[tuple[Any, Any]] = []
 
+    @abstractmethod
     def send(self, target: str, args: list[Any], invocation_id: str | None = None) -> None:
-        raise NotImplementedError
+        """Call ``target`` on the server with ``args`` (blocking when ``invocation_id`` is set)."""
 
     def read(self, timeout: float | None = None) -> list[tuple[Any, Any]]:
         """The (seq, payload) pairs of the next frame; pings are answered or skipped (may be empty)."""
@@ -381,8 +383,9 @@ class Client:
             raise TimeoutError("no message within the timeout")
         return self._parse(data)
 
+    @abstractmethod
     def _parse(self, data: str | bytes) -> list[tuple[Any, Any]]:
-        raise NotImplementedError
+        """The (seq, payload) pairs carried by one received frame."""
 
     def keepalive(self) -> None:
         """Tell the server the client is alive (SignalR servers close clients silent for 30 s)."""

@@ -36,6 +36,9 @@ TOKEN_TOO_LONG_MESSAGE = "AccessToken must not be longer than 4K."
 DEFAULT_LIFETIME = timedelta(hours=1)
 
 _REGISTERED_CLAIMS = ("nbf", "exp", "iat", "aud")
+#: Signed tokens of the current second, by everything that goes into their bytes (see :func:`_sign`).
+_recent: dict[tuple[Any, ...], str] = {}
+_RECENT_LIMIT = 256
 
 
 def _b64url(data: bytes) -> str:
@@ -71,6 +74,23 @@ def encode_token(
     return token
 
 
+def _claims_key(claims: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """``claims`` as a hashable key that equals another only if both encode to the same JSON.
+
+    Only strings and lists of strings (repeated claims) qualify: ``1``, ``1.0`` and ``True`` are
+    equal in Python but not in JSON, so claims of other types are never looked up.
+    """
+    items: list[Any] = []
+    for name, value in claims.items():
+        if type(value) is str:
+            items.append((name, value))
+        elif type(value) is list and all(type(part) is str for part in value):
+            items.append((name, tuple(value)))
+        else:
+            return None
+    return tuple(items)
+
+
 def _sign(
     endpoint: ServiceEndpoint,
     claims: Mapping[str, Any],
@@ -87,17 +107,33 @@ def _sign(
     if clashes:
         raise ValueError(f"claims must not contain the registered claims {clashes}")
     issued = _now() if now is None else now
+    not_before = int(issued)
+    expires = int(issued + lifetime.total_seconds())
+    # The claims have one-second resolution, so every negotiate of one kind within a second signs
+    # the same bytes: reuse them. The key holds every input of the token, claim order included.
+    claims_key = _claims_key(claims)
+    key = None
+    if claims_key is not None:
+        key = (endpoint.access_key, kid, audience, algorithm, not_before, expires, claims_key)
+        token = _recent.get(key)
+        if token is not None:
+            return token
     payload = dict(claims)
-    payload["nbf"] = int(issued)
-    payload["exp"] = int(issued + lifetime.total_seconds())
-    payload["iat"] = int(issued)
+    payload["nbf"] = not_before
+    payload["exp"] = expires
+    payload["iat"] = not_before
     payload["aud"] = audience
-    return encode_token(
+    token = encode_token(
         payload,
         endpoint.access_key,
         algorithm=algorithm,
         kid=endpoint.key_id if kid is None else kid,
     )
+    if key is not None:
+        if len(_recent) >= _RECENT_LIMIT:
+            _recent.clear()
+        _recent[key] = token
+    return token
 
 
 def generate_client_token(

@@ -20,8 +20,6 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from gevent import Greenlet
-
 from ..protocol.classic import make_connection_token, read_connection_token
 from .auth import VerifiedToken, claim_pairs
 from .classic_router import ClassicClientRecord
@@ -29,7 +27,7 @@ from .client_connections import open_connection_headers, open_connection_query, 
 from .router import NoServerAvailable
 
 if TYPE_CHECKING:
-    from .context import EmulatorContext
+    from .context import EmulatorContext, Timer
     from .http import Request
 
 __all__ = [
@@ -106,7 +104,7 @@ class ClassicConnection:
         self._queue: deque[bytes] = deque()
         self._queued = 0
         self._cursor = 0
-        self._disconnect_timer: Greenlet | None = None
+        self._disconnect_timer: Timer | None = None
 
     def __repr__(self) -> str:
         return f"<ClassicConnection {self.connection_id} app={self.application!r} hubs={list(self.hubs)}>"
@@ -160,7 +158,7 @@ class ClassicConnection:
 
     def _cancel_disconnect_timer(self) -> None:
         if self._disconnect_timer is not None:
-            self._disconnect_timer.kill(block=False)
+            self._disconnect_timer.cancel()
             self._disconnect_timer = None
 
     def receive(self, data: bytes) -> None:

@@ -12,7 +12,9 @@ attaches to it as a :class:`ClientTransport`, the part every transport shares:
   frames once per fan-out and queued, up to a byte limit past which the client is dropped as
   too slow.
 
-The transport modules only move bytes between this queue and their sockets.
+The transport modules only move bytes between this queue and their sockets: Server-Sent Events
+and Long Polling from their request greenlet (:meth:`ClientTransport.wait`), WebSockets right
+from the enqueueing greenlet while the socket takes them.
 """
 
 from __future__ import annotations
@@ -215,12 +217,12 @@ class ClientTransport:
             self._refuse(HandshakeResponse(NO_SERVER_ERROR))
             return
         self._inbound.clear()
-        self._handshake_timer.kill(block=False)
+        self._handshake_timer.cancel()
         log.debug("client %s bound (hub %s, %s, %s)", self.connection_id, connection.hub, self.KIND, self.protocol.name)
 
     def _refuse(self, response: HandshakeResponse) -> None:
         """The service answers the handshake itself (error only), then closes."""
-        self._handshake_timer.kill(block=False)
+        self._handshake_timer.cancel()
         self._enqueue(self._encode(encode_handshake_response(response)))
         self._begin_close()
         log.info("client %s refused: %s", self.connection_id, response.error)
@@ -257,10 +259,18 @@ class ClientTransport:
             self.dropped = True
             self.end("The client was too slow to receive messages.")
             return
-        self._wakeup.set()
+        self._wake()
 
     def _begin_close(self) -> None:
         self._closing = True
+        self._wake()
+
+    def _wake(self) -> None:
+        """Something was queued, or a close is due: tell whoever moves the bytes.
+
+        The default wakes :meth:`wait`; a transport that writes from here instead overrides it
+        (it must not block: it runs in the router's and the timers' greenlets).
+        """
         self._wakeup.set()
 
     # --------------------------------------------------------------------------- for transports
@@ -296,14 +306,14 @@ class ClientTransport:
         if self.finished:
             return
         self.finished = True
-        self._handshake_timer.kill(block=False)
+        self._handshake_timer.cancel()
         self._queue.clear()
         self._queued = 0
         record, self.record = self.record, None
         if record is not None:
             self.context.router.disconnect(record, error)
         self.context.registry.remove(self.connection)
-        self._wakeup.set()
+        self._wake()
 
 
 def open_connection_headers(request: Request, context: EmulatorContext) -> dict[str, Sequence[str]]:

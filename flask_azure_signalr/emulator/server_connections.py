@@ -1,8 +1,10 @@
 """The ``/server/`` endpoint: WebSocket connections from app servers (service-protocol §4, §5, §9).
 
 One :class:`ServerConnection` per WebSocket. Its request greenlet reads and parses frames and
-hands each message to the router in arrival order (§10); a writer greenlet sends what the router
-queued, one service message per binary WebSocket message (§1.1), plus a keep-alive Ping every
+hands each message to the router in arrival order (§10). What the router sends goes out at once,
+one service message per binary WebSocket message (§1.1), from the router's greenlet while the
+socket takes it (:mod:`.nonblocking_send`); what it does not take is queued, in order, for a writer
+greenlet that lives only until the queue is empty. A pinger greenlet sends a keep-alive Ping every
 ``server_ping_interval``. A connection that sends nothing for ``server_timeout`` is dropped.
 Malformed bytes end only that connection: a ServiceError naming the problem, a log line, close.
 """
@@ -15,7 +17,7 @@ import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from gevent.event import Event
+import gevent
 
 from ..exceptions import ServiceProtocolError
 from ..protocol.service import ServiceProtocolParser, encode
@@ -26,6 +28,7 @@ from ..protocol.service_messages import (
     ServiceError,
 )
 from ..websocket import WebSocket
+from .nonblocking_send import send_now, send_rest
 
 if TYPE_CHECKING:
     from .context import EmulatorContext
@@ -37,8 +40,6 @@ log = logging.getLogger("flask_azure_signalr.emulator.server_connections")
 
 #: The only service-protocol version (§3.2 #1).
 SUPPORTED_VERSION = 1
-
-_KEEP_ALIVE = encode(Ping())
 
 
 class ServerConnection:
@@ -67,28 +68,33 @@ class ServerConnection:
         self.migration_level = int(handshake.migration_level)
         self._queue: deque[bytes] = deque()
         self._queued = 0
-        self._wakeup = Event()
+        self._writer: gevent.Greenlet | None = None
         self._done = False
 
     def send(self, message: Any) -> None:
-        """Queue a message for the writer; a connection that lets too much pile up is dropped."""
+        """Send now if the socket takes it, else queue for the writer; too much queued drops the connection."""
         if self._done:
             return
-        frame = encode(message)
+        frame = WebSocket.prepare(encode(message))
+        if self._writer is None:
+            rest = send_now(self.ws, frame)
+            if rest is not None:
+                if rest:
+                    self._writer = self.context.spawn(self._write_loop, rest)
+                return
+            self._writer = self.context.spawn(self._write_loop, None)
         self._queue.append(frame)
         self._queued += len(frame)
         if self._queued > self.context.options.server_buffer_limit:
             log.warning("server connection %s dropped: it does not read what the service sends", self.connection_id)
             self._finish()
             self.context.spawn(self.ws.close, 1011, "send buffer full")
-            return
-        self._wakeup.set()
 
     def run(self, parser: ServiceProtocolParser, buffered: list[Any]) -> None:
         """Serve the connection until it ends; its clients are then closed or migrated."""
         router = self.router
         router.add_server(self.hub, self)
-        writer = self.context.spawn(self._write_loop)
+        pinger = self.context.spawn(self._ping_loop)
         log.info(
             "server connection %s of server %s joined hub %s (type %d, migration %d)",
             self.connection_id, self.server_id, self.hub, self.connection_type, self.migration_level,
@@ -99,10 +105,13 @@ class ServerConnection:
             self._read_loop(parser)
         finally:
             self._finish()
+            pinger.kill(block=False)
             router.remove_server(self)
+            writer = self._writer
             if not self.context.stopping:
-                writer.join(self.context.options.server_ping_interval)
-                writer.kill(block=False)
+                if writer is not None:
+                    writer.join(self.context.options.server_ping_interval)
+                    writer.kill(block=False)
                 self.ws.close()
             log.info("server connection %s of server %s left hub %s", self.connection_id, self.server_id, self.hub)
 
@@ -131,26 +140,27 @@ class ServerConnection:
 
     def _finish(self) -> None:
         self._done = True
-        self._wakeup.set()
 
-    def _write_loop(self) -> None:
-        """Send queued frames and a keep-alive Ping every interval (§5.1); flush on finish."""
-        interval = self.context.options.server_ping_interval
+    def _write_loop(self, rest: memoryview | None) -> None:
+        """Finish a partly sent frame (its send lock held), then send the queue until it is empty."""
         ws = self.ws
-        next_ping = time.monotonic() + interval
-        while not ws.closed:
-            if not self._queue and not self._done:
-                self._wakeup.clear()
-                self._wakeup.wait(max(next_ping - time.monotonic(), 0.0))
-            while self._queue:
-                frame = self._queue.popleft()
-                self._queued -= len(frame)
-                ws.send(frame)
-            if self._done:
-                return
-            if time.monotonic() >= next_ping:
-                ws.send(_KEEP_ALIVE)
-                next_ping = time.monotonic() + interval
+        try:
+            if rest is not None:
+                send_rest(ws, rest)
+            while self._queue and not ws.closed:
+                frames = list(self._queue)
+                self._queue.clear()
+                self._queued = 0
+                ws.send_prepared(frames[0] if len(frames) == 1 else b"".join(frames))
+        finally:
+            self._writer = None
+
+    def _ping_loop(self) -> None:
+        """A keep-alive Ping every interval (§5.1), whatever else is sent."""
+        interval = self.context.options.server_ping_interval
+        while not self._done:
+            gevent.sleep(interval)
+            self.send(Ping())
 
 
 def serve_server_connection(

@@ -107,6 +107,10 @@ class HubServer:
         self._heartbeat: gevent.Greenlet | None = None
         self._state = "new"
         self._shutdown_hooks: list[tuple[str, Callable[[HubContext], Any]]] = []
+        #: Keys of the hubs with a server connection up, and the same for the classic application:
+        #: kept by :meth:`status_changed` so that every negotiate reads one set, not the containers.
+        self._connected_hubs: frozenset[str] = frozenset()
+        self._classic_connected = False
         self.hosts: dict[str, HubHost] = {}
         for registration in hubs.values():
             if registration.key in self.hosts:
@@ -202,22 +206,27 @@ class HubServer:
         self._client_count += delta
 
     def status_changed(self) -> None:
-        """Keep ``ServiceEndpoint.online`` (read by the negotiate router) in step (§3.3)."""
+        """Keep ``ServiceEndpoint.online`` (read by the negotiate router) and the readiness flags
+        of :meth:`is_connected` in step (§3.3); the containers call it on every connection change."""
         for endpoint in self.endpoints:
             containers = [h.containers_by_endpoint[endpoint] for h in self.hosts.values()]
             known_down = [not c.is_connected and (c.ever_connected or c.failing) for c in containers]
             endpoint.online = not containers or not all(known_down)
+        self._connected_hubs = frozenset(key for key, host in self.hosts.items() if host.is_connected)
+        self._classic_connected = self.classic is not None and self.classic.is_connected
 
     def is_connected(self, hub_name: str) -> bool:
         """True once at least one server connection of that hub is up (negotiate readiness).
 
         For the application name (classic negotiate) it is the classic application pool.
         """
+        if self._state != "running":
+            return False
+        key = hub_name.lower()
         classic = self.classic
-        if classic is not None and hub_name.lower() == classic.application.lower():
-            return self._state == "running" and classic.is_connected
-        host = self.hosts.get(hub_name.lower())
-        return host is not None and self._state == "running" and host.is_connected
+        if classic is not None and key == classic.application.lower():
+            return self._classic_connected
+        return key in self._connected_hubs
 
     def status(self) -> dict[str, Any]:
         """A snapshot for diagnostics: hubs, endpoints, connections and their clients."""
