@@ -144,6 +144,8 @@ def _valid_close_code(code: int) -> bool:
     return code in (1000, 1001, 1002, 1003) or 1007 <= code <= 1014 or 3000 <= code <= 4999
 
 
+_ALL_SENT = memoryview(b"")
+
 class WebSocket:
     """One open WebSocket, client or server side. Get one from :func:`connect` or :func:`accept`.
 
@@ -213,6 +215,43 @@ class WebSocket:
         with self._send_lock:
             if not self.closed:
                 self._write(frame)
+
+    def try_send_prepared(self, frame: bytes) -> memoryview | None:
+        """Write what the socket takes of a :meth:`prepare` frame at once, without blocking.
+
+        Fan-out writes from the greenlet that routed a message; most of the time the kernel takes
+        the frame whole, so no writer greenlet is needed. Returns ``None`` when another greenlet
+        is sending (nothing written), an empty view when the frame went out whole (or was dropped
+        because the connection is closed or just failed), else the unsent rest -- with the send
+        lock still held, so that no Pong or Close splits the frame: pass it to
+        :meth:`finish_send`.
+        """
+        if self._client:
+            raise ValueError("prepared frames are unmasked server frames; a client must use send()")
+        if self.closed:
+            return _ALL_SENT
+        lock = self._send_lock
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            sent = self._sock.send(frame, 0, 0.0)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            lock.release()
+            self._abort()
+            return _ALL_SENT
+        if sent == len(frame):
+            lock.release()
+            return _ALL_SENT
+        return memoryview(frame)[sent:]
+
+    def finish_send(self, rest: memoryview) -> None:
+        """Write the rest :meth:`try_send_prepared` left (may block up to ``send_timeout``)."""
+        try:
+            self._write(rest)
+        finally:
+            self._send_lock.release()
 
     def receive(self, timeout: float | None = None) -> bytes | str | None:
         """Return the next whole message; ``None`` once closed -- or when ``timeout`` expired (``closed`` False)."""

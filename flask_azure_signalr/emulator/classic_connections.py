@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import uuid
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -23,7 +24,11 @@ from typing import TYPE_CHECKING
 from ..protocol.classic import make_connection_token, read_connection_token
 from .auth import VerifiedToken, claim_pairs
 from .classic_router import ClassicClientRecord
-from .client_connections import open_connection_headers, open_connection_query, user_id_of
+from .client_connections import (
+    open_connection_headers,
+    open_connection_query,
+    user_id_of,
+)
 from .router import NoServerAvailable
 
 if TYPE_CHECKING:
@@ -62,23 +67,23 @@ def classic_claims_error(token: VerifiedToken) -> str | None:
     return None
 
 
-class ClassicTransport:
+class ClassicTransport(ABC):
     """What a connection needs from the transport carrying it."""
 
     #: Transport name as the jQuery client writes it (``webSockets``…).
     NAME: str = ""
 
+    @abstractmethod
     def wake(self) -> None:
         """Something was queued or the connection is closing: look at the connection again."""
-        raise NotImplementedError
 
+    @abstractmethod
     def detach(self) -> None:
         """Another transport took over, or the connection ended: stop without reconnecting."""
-        raise NotImplementedError
 
+    @abstractmethod
     def drop(self) -> None:
         """End the transport the way a network failure would, so that the client reconnects."""
-        raise NotImplementedError
 
 
 class ClassicConnection:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -142,7 +143,7 @@ class ConnectionRegistry:
             self.remove(connection)
 
 
-class ClientTransport:
+class ClientTransport(ABC):
     """The transport-independent half of a client transport; also the router's ClientSink."""
 
     #: Transport name as negotiate lists it.
@@ -275,9 +276,9 @@ class ClientTransport:
 
     # --------------------------------------------------------------------------- for transports
 
+    @abstractmethod
     def _encode(self, data: bytes) -> bytes:
         """One payload of whole hub messages as this transport's frame bytes."""
-        raise NotImplementedError
 
     @property
     def is_text(self) -> bool:

@@ -3,7 +3,7 @@
 One :class:`ServerConnection` per WebSocket. Its request greenlet reads and parses frames and
 hands each message to the router in arrival order (§10). What the router sends goes out at once,
 one service message per binary WebSocket message (§1.1), from the router's greenlet while the
-socket takes it (:mod:`.nonblocking_send`); what it does not take is queued, in order, for a writer
+socket takes it (:meth:`WebSocket.try_send_prepared`); what it does not take is queued, in order, for a writer
 greenlet that lives only until the queue is empty. A pinger greenlet sends a keep-alive Ping every
 ``server_ping_interval``. A connection that sends nothing for ``server_timeout`` is dropped.
 Malformed bytes end only that connection: a ServiceError naming the problem, a log line, close.
@@ -28,7 +28,6 @@ from ..protocol.service_messages import (
     ServiceError,
 )
 from ..websocket import WebSocket
-from .nonblocking_send import send_now, send_rest
 
 if TYPE_CHECKING:
     from .context import EmulatorContext
@@ -77,7 +76,7 @@ class ServerConnection:
             return
         frame = WebSocket.prepare(encode(message))
         if self._writer is None:
-            rest = send_now(self.ws, frame)
+            rest = self.ws.try_send_prepared(frame)
             if rest is not None:
                 if rest:
                     self._writer = self.context.spawn(self._write_loop, rest)
@@ -146,7 +145,7 @@ class ServerConnection:
         ws = self.ws
         try:
             if rest is not None:
-                send_rest(ws, rest)
+                ws.finish_send(rest)
             while self._queue and not ws.closed:
                 frames = list(self._queue)
                 self._queue.clear()

@@ -25,7 +25,6 @@ import gevent
 from ..protocol.hub_protocol import BINARY, TEXT
 from ..websocket import WebSocket
 from .client_connections import ClientConnection, ClientTransport
-from .nonblocking_send import send_now, send_rest
 
 if TYPE_CHECKING:
     from .context import EmulatorContext
@@ -91,7 +90,7 @@ class WebSocketClient(ClientTransport):
         if self._queue and not ws.closed:
             frames = self.take()
             data = frames[0] if len(frames) == 1 else b"".join(frames)
-            rest = send_now(ws, data)
+            rest = ws.try_send_prepared(data)
             self._idle_sweeps = 0
             if rest is None:
                 self._queue.appendleft(data)
@@ -112,7 +111,7 @@ class WebSocketClient(ClientTransport):
         ws = self.ws
         try:
             if rest is not None:
-                send_rest(ws, rest)
+                ws.finish_send(rest)
             while not ws.closed:
                 frames = self.take()
                 if not frames:
