@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING
 
 import gevent
 
-from ..hub import HubCallerContext
 from ..protocol.classic import HubResponse, encode, is_reconnect
 from ..protocol.service_messages import CloseConnection, OpenConnection
-from .client_connection import INSTANCE_ID, user_claims
+from .client_connection import INSTANCE_ID, caller_context
 
 if TYPE_CHECKING:
     from .classic_host import ClassicHost
@@ -51,15 +50,7 @@ class ClassicClient:
         self.owner = owner
         self.connection = connection
         self.connection_id = message.connection_id
-        user_id, claims = user_claims(message.claims)
-        self.context = HubCallerContext(
-            message.connection_id,
-            user_identifier=user_id,
-            claims=claims,
-            query_string=message.query_string or "",
-            headers=message.headers,
-            abort=self.abort_threadsafe,
-        )
+        self.context = caller_context(message, self.abort_threadsafe)
         self.hubs = hubs
         self.instance_id = message.header(INSTANCE_ID)
         self._state = _State.CONNECTING

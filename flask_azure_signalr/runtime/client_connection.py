@@ -14,7 +14,7 @@ import enum
 import logging
 from dataclasses import dataclass
 from time import monotonic
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import gevent
 
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from .hub_host import HubHost
     from .server_connection import ServerConnection
 
-__all__ = ["ClientConnection", "ClientState", "ClientTimers", "user_claims"]
+__all__ = ["ClientConnection", "ClientState", "ClientTimers", "caller_context", "user_claims"]
 
 logger = logging.getLogger("flask_azure_signalr.runtime.client_connection")
 
@@ -75,6 +75,19 @@ def user_claims(claims: Any) -> tuple[str | None, list[tuple[str, str]]]:
         else:
             kept.append((claim_type, value))
     return user_id, kept
+
+
+def caller_context(message: OpenConnection, abort: Callable[[], None]) -> HubCallerContext:
+    """The hub's view of a client the service opened: id, user, claims, query and headers."""
+    user_id, claims = user_claims(message.claims)
+    return HubCallerContext(
+        message.connection_id,
+        user_identifier=user_id,
+        claims=claims,
+        query_string=message.query_string or "",
+        headers=message.headers,
+        abort=abort,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,15 +134,7 @@ class ClientConnection:
         self.host = host
         self.connection = connection
         self.connection_id = message.connection_id
-        user_id, claims = user_claims(message.claims)
-        self.context = HubCallerContext(
-            message.connection_id,
-            user_identifier=user_id,
-            claims=claims,
-            query_string=message.query_string or "",
-            headers=message.headers,
-            abort=self.abort_threadsafe,
-        )
+        self.context = caller_context(message, self.abort_threadsafe)
         self.protocol: HubProtocol | None = None
         self.state = ClientState.HANDSHAKE
         now = monotonic()
