@@ -42,7 +42,7 @@ from ..protocol.service_messages import (
 )
 from .classic_client import ClassicClient
 from .classic_dispatch import ClassicDispatcher
-from .container import ServerConnectionContainer
+from .container import ServerConnectionContainer, send_with_ack
 from .server_connection import NOT_ACTIVE
 
 if TYPE_CHECKING:
@@ -120,27 +120,7 @@ class ClassicPool:
         self, build: Callable[[int], ServiceMessage], preferred: ServerConnection | None, timeout: float
     ) -> bool:
         """One ack-able copy per endpoint (§7.5): True if any answered Ok; raises if none answered."""
-        waits = []
-        failure: Exception | None = None
-        for container in self.containers:
-            ack_id, waiter = container.acks.create()
-            try:
-                container.send(codec.encode(build(ack_id)), preferred)
-            except ServiceConnectionError as error:
-                container.acks.resolve(ack_id, 0, None)
-                failure = error
-                continue
-            waits.append((container, ack_id, waiter))
-        found = answered = False
-        for container, ack_id, waiter in waits:
-            try:
-                found = container.acks.wait(ack_id, waiter, timeout) or found
-                answered = True
-            except ServiceConnectionError as error:
-                failure = error
-        if not answered:
-            raise failure or ServiceConnectionError(NOT_ACTIVE)
-        return found
+        return send_with_ack(self.containers, build, preferred, timeout)
 
 
 class ClassicHost:

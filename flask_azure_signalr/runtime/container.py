@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Iterable
 from typing import Any, Callable, Protocol
 
 import gevent
@@ -21,6 +22,7 @@ from gevent.event import AsyncResult
 from ..endpoints import EndpointType, ServiceEndpoint
 from ..exceptions import AckTimeoutError, ServiceConnectionError
 from ..options import GracefulShutdownMode, ServiceOptions
+from ..protocol.service import encode
 from ..protocol.service_messages import (
     AckStatus,
     MigrationLevel,
@@ -30,7 +32,7 @@ from ..protocol.service_messages import (
 )
 from .server_connection import NOT_ACTIVE, ConnectionStatus, ServerConnection
 
-__all__ = ["AckTable", "BackOff", "PoolOwner", "ServerConnectionContainer"]
+__all__ = ["AckTable", "BackOff", "PoolOwner", "ServerConnectionContainer", "send_with_ack"]
 
 logger = logging.getLogger("flask_azure_signalr.runtime.container")
 
@@ -331,3 +333,36 @@ class ServerConnectionContainer:
         gevent.killall(self._greenlets, timeout=1)
         self._greenlets.clear()
         self.acks.fail_all()
+
+
+def send_with_ack(
+    containers: Iterable[ServerConnectionContainer],
+    build: Callable[[int], ServiceMessage],
+    preferred: ServerConnection | None,
+    timeout: float,
+) -> bool:
+    """One ack-able copy per endpoint, each with that container's ack id (§7.1, §7.5).
+
+    True if any endpoint answered Ok; raises if no endpoint answered (failed or timed out).
+    """
+    waits = []
+    failure: Exception | None = None
+    for container in containers:
+        ack_id, waiter = container.acks.create()
+        try:
+            container.send(encode(build(ack_id)), preferred)
+        except ServiceConnectionError as error:
+            container.acks.resolve(ack_id, 0, None)
+            failure = error
+            continue
+        waits.append((container, ack_id, waiter))
+    found = answered = False
+    for container, ack_id, waiter in waits:
+        try:
+            found = container.acks.wait(ack_id, waiter, timeout) or found
+            answered = True
+        except ServiceConnectionError as error:
+            failure = error
+    if not answered:
+        raise failure or ServiceConnectionError(NOT_ACTIVE)
+    return found

@@ -32,7 +32,7 @@ from ..protocol.service_messages import (
     UserJoinGroupWithAck,
     UserLeaveGroupWithAck,
 )
-from .container import ServerConnectionContainer
+from .container import ServerConnectionContainer, send_with_ack
 
 if TYPE_CHECKING:
     from .classic_host import ClassicHost
@@ -307,29 +307,5 @@ class HubLifetimeManager:
         build: Callable[[int], ServiceMessage],
         preferred: ServerConnection | None,
     ) -> bool:
-        """One ack-able copy per endpoint, each with that container's ack id (§7.1, §7.5).
-
-        True if any endpoint answered Ok; raises if every endpoint failed or timed out.
-        """
-        waits = []
-        failure: Exception | None = None
-        for container in self._containers(choose):
-            ack_id, waiter = container.acks.create()
-            try:
-                container.send(codec.encode(build(ack_id)), preferred)
-            except ServiceConnectionError as error:
-                container.acks.resolve(ack_id, 0, None)
-                failure = error
-                continue
-            waits.append((container, ack_id, waiter))
-        answered = False
-        result = False
-        for container, ack_id, waiter in waits:
-            try:
-                result = container.acks.wait(ack_id, waiter, self.host.ack_timeout) or result
-                answered = True
-            except ServiceConnectionError as error:
-                failure = error
-        if not answered and failure is not None:
-            raise failure
-        return result
+        """One ack-able copy per chosen endpoint (:func:`~.container.send_with_ack`)."""
+        return send_with_ack(self._containers(choose), build, preferred, self.host.ack_timeout)
