@@ -119,15 +119,6 @@ class RuntimeLoop:
             raise outcome[1]
         return outcome[0]
 
-    def submit(self, function: Callable[..., Any], *args: Any) -> None:
-        """Run ``function(*args)`` on the runtime without waiting for it."""
-        if self._hub is None:
-            raise RuntimeError("the SignalR runtime is not running")
-        if self.on_loop_thread():
-            gevent.spawn(function, *args)
-        else:
-            self._hub.loop.run_callback_threadsafe(gevent.spawn, function, *args)
-
     def stop(self, timeout: float = 10.0) -> None:
         """Let the dedicated thread end (after the caller has stopped everything on it)."""
         if self._hub is None:
