@@ -35,6 +35,7 @@ from ..protocol.classic import (
 )
 from ..websocket import WebSocket
 from .classic_connections import ClassicConnection, ClassicTransport
+from .http import watch_disconnect
 
 if TYPE_CHECKING:
     from .context import EmulatorContext
@@ -150,7 +151,7 @@ class ClassicServerSentEvents(ClassicTransport):
     def __init__(self, connection: ClassicConnection, context: EmulatorContext, request: Request) -> None:
         self.connection = connection
         self.context = context
-        self._rfile = getattr(request.environ.get("wsgi.input"), "rfile", None)
+        self._environ = request.environ
         self._wakeup = Event()
         self._ended = False
 
@@ -166,7 +167,7 @@ class ClassicServerSentEvents(ClassicTransport):
     def stream(self, init: str | None) -> Iterator[bytes]:
         """The response body; ends when the client leaves, the service closes or drops it."""
         connection = self.connection
-        watcher = self.context.spawn(self._watch_disconnect) if self._rfile is not None else None
+        watcher = watch_disconnect(self._environ, self.context.spawn, self.detach)
         interval = self.context.options.classic_keepalive_interval
         try:
             yield _event(SSE_INITIALIZED) + (_event(init) if init is not None else b"")
@@ -187,16 +188,6 @@ class ClassicServerSentEvents(ClassicTransport):
             if watcher is not None:
                 watcher.kill(block=False)
             self.connection.transport_ended(self)
-
-    def _watch_disconnect(self) -> None:
-        """Nothing more comes on an event-stream request; EOF or an error means the client left."""
-        assert self._rfile is not None
-        try:
-            while self._rfile.read1(4096):
-                pass
-        except (OSError, ValueError):
-            pass
-        self.detach()
 
 
 class ClassicLongPolling(ClassicTransport):

@@ -133,3 +133,27 @@ def respond(
 def json_response(start_response: StartResponse, payload: Mapping[str, Any], status: int = 200) -> list[bytes]:
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
     return respond(start_response, status, body, content_type="application/json")
+
+
+def watch_disconnect(
+    environ: Mapping[str, Any], spawn: Callable[..., Any], on_gone: Callable[[], None]
+) -> Any:
+    """For a streaming response (SSE): call ``on_gone`` when the client closes its side.
+
+    Nothing more comes on an event-stream request, so EOF or a read error means the client left.
+    Returns the watching greenlet (kill it when the response ends), or None where the server
+    gives no access to the request's socket.
+    """
+    rfile = getattr(environ.get("wsgi.input"), "rfile", None)
+    if rfile is None:
+        return None
+
+    def watch() -> None:
+        try:
+            while rfile.read1(4096):
+                pass
+        except (OSError, ValueError):
+            pass
+        on_gone()
+
+    return spawn(watch)

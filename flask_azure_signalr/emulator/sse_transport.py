@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..protocol.hub_protocol import TEXT
 from .client_connections import ClientTransport
+from .http import watch_disconnect
 
 if TYPE_CHECKING:
     from .context import EmulatorContext
@@ -46,14 +47,14 @@ class ServerSentEventsClient(ClientTransport):
 
     def __init__(self, connection: Any, context: EmulatorContext, request: Request) -> None:
         super().__init__(connection, context, request)
-        self._rfile = getattr(request.environ.get("wsgi.input"), "rfile", None)
+        self._environ = request.environ
 
     def _encode(self, data: bytes) -> bytes:
         return format_event(data)
 
     def stream(self) -> Iterator[bytes]:
         """The response body; ends when either side closes."""
-        watcher = self.context.spawn(self._watch_disconnect) if self._rfile is not None else None
+        watcher = watch_disconnect(self._environ, self.context.spawn, self.end)
         interval = self.context.options.client_keepalive_interval
         try:
             yield _COMMENT
@@ -70,13 +71,3 @@ class ServerSentEventsClient(ClientTransport):
             if watcher is not None:
                 watcher.kill(block=False)
             self.end()
-
-    def _watch_disconnect(self) -> None:
-        """Nothing more comes on an event-stream request; EOF or an error means the client left."""
-        assert self._rfile is not None
-        try:
-            while self._rfile.read1(4096):
-                pass
-        except (OSError, ValueError):
-            pass
-        self.end()
