@@ -86,7 +86,7 @@ def test_two_app_server_processes_share_clients_groups_and_users(emulator, peer_
     for index in (0, 2, 3):
         assert clients[index].received_invocation("Receive").arguments == ["others"]
     assert clients[1].invoke("Echo", "no echo to myself") == "no echo to myself"
-    assert not any(m.target == "Receive" for m in clients[1]._inbox if hasattr(m, "target"))
+    assert not any(m.target == "Receive" for m in clients[1].messages if hasattr(m, "target"))
 
 
 def test_an_app_server_process_exit_closes_only_its_clients(emulator, peer_processes, make_client) -> None:

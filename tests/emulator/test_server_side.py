@@ -199,7 +199,7 @@ def test_every_server_message_kind_with_acks(fast_emulator, make_peer, make_clie
     assert alice.received_invocation("Receive").arguments == ["all-but-bob"]
     peer.send(sm.ConnectionData(connection_id=a, payload=payloads_of("Receive", "direct")["json"]))
     assert alice.received_invocation("Receive").arguments == ["direct"]
-    assert [m for m in bob._inbox if isinstance(m, InvocationMessage)] == []
+    assert [m for m in bob.messages if isinstance(m, InvocationMessage)] == []
 
     assert ack(lambda i: sm.LeaveGroupWithAck(connection_id=a, group_name="g", ack_id=i)) == 1
     assert ack(lambda i: sm.UserLeaveGroupWithAck(user_id="bob", group_name="g", ack_id=i)) == 1
